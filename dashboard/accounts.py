@@ -1,0 +1,64 @@
+"""Roles: four groups (viewer, operator, triager, admin) and the permissions each one holds.
+
+Groups are (re)synchronised after every migrate, so a permission added by a later app is
+granted to its role without a data migration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+VIEWER, OPERATOR, TRIAGER, ADMIN = "viewer", "operator", "triager", "admin"
+ROLES = (VIEWER, OPERATOR, TRIAGER, ADMIN)
+
+# app_label.codename; "view_*" of every listed app goes to every role.
+VIEW_APPS = ("workflows",)
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    VIEWER: set(),
+    OPERATOR: {
+        "workflows.add_workflow",
+        "workflows.change_workflow",
+        "workflows.trigger_run",
+        "workflows.cancel_run",
+    },
+    TRIAGER: set(),
+    ADMIN: {"*"},
+}
+
+
+def _permissions_for(role: str) -> list[Permission]:
+    perms = Permission.objects.select_related("content_type")
+    if "*" in ROLE_PERMISSIONS[role]:
+        return list(perms.all())
+    wanted = set(ROLE_PERMISSIONS[role])
+    result = []
+    for perm in perms.filter(content_type__app_label__in=VIEW_APPS + tuple(p.split(".")[0] for p in wanted)):
+        label = f"{perm.content_type.app_label}.{perm.codename}"
+        if label in wanted or (perm.codename.startswith("view_") and perm.content_type.app_label in VIEW_APPS):
+            result.append(perm)
+    return result
+
+
+def sync_roles(**_kwargs: Any) -> None:
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(_permissions_for(role))
+
+
+def roles_of(user: Any) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return set(ROLES)
+    cached = getattr(user, "_runner_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True)) & set(ROLES)
+        user._runner_roles = cached
+    return cached
+
+
+def roles_context(request: Any) -> dict[str, Any]:
+    roles = roles_of(request.user) if hasattr(request, "user") else set()
+    return {"user_roles": roles}

@@ -1,0 +1,466 @@
+"""Safe evaluator for `skip_if` conditions and `${{ }}` templates, GitHub-Actions style:
+a hand-written parser (no eval) whose names read mapping keys, never Python attributes."""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+MAX_LENGTH = 2000
+MAX_DEPTH = 100
+
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][\w-]*)
+    |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?P<quote>['"])
+    |(?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\],.])|(?P<end>\Z))""",
+    re.VERBOSE | re.DOTALL | re.ASCII,
+)
+_NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
+_LITERALS = {"true": True, "false": False, "null": None}
+_LITERALS |= {"True": True, "False": False, "None": None}
+_KEYWORDS = {"and", "or", "not", "in"}
+_COMPARISONS = {"==", "!=", "<", "<=", ">", ">=", "in"}
+_ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+# A node is a tuple: ("lit", value), ("name", id), ("path", node, keys), ("not", node),
+# ("or" | "and" | "list", nodes), ("call", name, nodes) or ("cmp", op, left, right).
+Node = tuple[Any, ...]
+
+
+class ConditionError(ValueError):
+    """A condition or template that cannot be parsed or evaluated."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message if column is None else f"{message} at column {column}")
+        self.message, self.column = message, column
+
+
+class _Token(NamedTuple):
+    kind: str  # num, str, name, op or end
+    text: str
+    value: Any
+    column: int
+
+
+def _tokenize(src: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i = 0
+    while not tokens or tokens[-1].kind != "end":
+        match = _TOKEN.match(src, i)
+        if match is None:
+            column = len(src) - len(src[i:].lstrip()) + 1
+            raise ConditionError(f"unexpected character {src[column - 1]!r}", column)
+        kind = match.lastgroup or ""
+        text, column, i = match.group(kind), match.start(kind) + 1, match.end()
+        if kind == "quote":
+            raise ConditionError("unterminated string", column)
+        value = _unescape(text, column) if kind == "str" else text
+        value = _to_number(text) if kind == "num" else value
+        tokens.append(_Token(kind, text, value, column))
+    return tokens
+
+
+def _unescape(text: str, column: int) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) not in _ESCAPES:
+            where = column + 1 + match.start()
+            raise ConditionError(f"unknown escape '{match.group()}'", where)
+        return _ESCAPES[match.group(1)]
+
+    return re.sub(r"\\(.)", replace, text[1:-1], flags=re.DOTALL)
+
+
+class Expr:
+    """A parsed expression; evaluate() raises nothing but ConditionError."""
+
+    def __init__(self, node: Node, source: str, roots: frozenset[str]) -> None:
+        self.node, self.source, self._roots = node, source, roots
+
+    def evaluate(self, ctx: Mapping[str, Any]) -> Any:
+        try:
+            return _eval(self.node, ctx)
+        except ConditionError:
+            raise
+        except Exception as exc:  # e.g. RecursionError comparing self-referencing data
+            raise ConditionError(f"cannot evaluate {self.source!r}: {exc!r}") from exc
+
+    def roots(self) -> set[str]:
+        return set(self._roots)
+
+    def paths(self) -> list[tuple[Any, ...]]:
+        """Every name path read, e.g. ("tasks", "extract", "outputs", "rows"); for validation."""
+        found: list[tuple[Any, ...]] = []
+        stack = [self.node]
+        while stack:
+            node = stack.pop()
+            if node[0] == "name":
+                found.append((node[1],))
+            elif node[0] == "path" and node[1][0] == "name":
+                found.append((node[1][1], *node[2]))
+            elif node[0] == "path":
+                stack.append(node[1])
+            elif node[0] in ("not",):
+                stack.append(node[1])
+            elif node[0] in ("or", "and", "list"):
+                stack.extend(node[1])
+            elif node[0] == "call":
+                stack.extend(node[2])
+            elif node[0] == "cmp":
+                stack.extend(node[2:4])
+        return found
+
+
+def _eval(node: Node, ctx: Mapping[str, Any]) -> Any:
+    kind = node[0]
+    if kind == "lit":
+        return node[1]
+    if kind == "name":
+        return _lookup(ctx, node[1])
+    if kind == "path":
+        value = _eval(node[1], ctx)
+        for key in node[2]:
+            value = _lookup(value, key)
+        return value
+    if kind == "not":
+        return not truthy(_eval(node[1], ctx))
+    if kind in ("or", "and"):
+        # GitHub semantics: stop at the deciding operand and return its value, not a bool.
+        for item in node[1]:
+            if truthy(value := _eval(item, ctx)) == (kind == "or"):
+                return value
+        return value
+    if kind == "list":
+        return [_eval(item, ctx) for item in node[1]]
+    if kind == "call":
+        return _FUNCTIONS[node[1].lower()][1](*(_eval(arg, ctx) for arg in node[2]))
+    op, a, b = node[1], _eval(node[2], ctx), _eval(node[3], ctx)
+    if op in ("==", "!="):
+        return _equals(a, b) == (op == "==")
+    if op in ("in", "not in"):
+        return _contains(b, a) == (op == "in")
+    pair = _coerce(a, b)
+    return pair is not None and _ORDERING[op](*pair)
+
+
+def _lookup(value: Any, key: Any) -> Any:
+    # The security boundary: mapping keys and list indexes only, never getattr().
+    if isinstance(value, Mapping):
+        return value.get(key)
+    if isinstance(value, (list, tuple)) and type(key) is int and 0 <= key < len(value):
+        return value[key]
+    return None
+
+
+def _to_number(value: Any) -> int | float | None:
+    if isinstance(value, (bool, int, float)):
+        return int(value) if isinstance(value, bool) else value
+    if isinstance(value, str) and _NUMERIC_TEXT.fullmatch(text := value.strip()):
+        try:
+            return int(text)
+        except ValueError:  # a decimal point or exponent, or too many digits for int()
+            return float(text)
+    return None
+
+
+def _coerce(a: Any, b: Any) -> tuple[Any, Any] | None:
+    """Bring a and b to one comparable type (both str or both numbers), or None."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a, b
+    # Task outputs are strings, so `outputs.ok == true` should match "true".
+    words = {"true": True, "false": False}
+    if isinstance(a, bool) and isinstance(b, str):
+        b = words.get(b.strip().lower(), b)
+    elif isinstance(b, bool) and isinstance(a, str):
+        a = words.get(a.strip().lower(), a)
+    x, y = _to_number(a), _to_number(b)
+    return None if x is None or y is None else (x, y)
+
+
+def _equals(a: Any, b: Any) -> bool:
+    # Unlike GitHub, string equality is case-sensitive: outputs and matrix values are
+    # data (file formats, ids), where 'CSV' and 'csv' may well mean different things.
+    if a is None or b is None:
+        return a is None and b is None
+    pair = _coerce(a, b)
+    return pair[0] == pair[1] if pair is not None else bool(a == b)
+
+
+def _contains(haystack: Any, needle: Any) -> bool:
+    if isinstance(haystack, str):
+        return isinstance(needle, str) and needle in haystack
+    if isinstance(haystack, Mapping):
+        return isinstance(needle, (str, int, float)) and needle in haystack
+    if isinstance(haystack, (list, tuple)):
+        return any(_equals(item, needle) for item in haystack)
+    return False
+
+
+def _json(value: Any) -> str:
+    # ValueError: YAML anchors can build self-referencing data.
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (ValueError, RecursionError) as exc:
+        raise ConditionError(f"cannot convert to JSON: {exc}") from exc
+
+
+def _from_json(value: Any) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ConditionError(f"fromJSON() needs a JSON string: {exc}") from exc
+
+
+def _length(value: Any) -> int:
+    if value is None or isinstance(value, (str, list, tuple, Mapping)):
+        return len(value or "")
+    kind = type(value).__name__
+    raise ConditionError(f"length() needs a string, list or object, not {kind}")
+
+
+def _fold(value: Any) -> str:
+    return to_text(value).casefold()
+
+
+# Lower-cased name -> (arity, implementation); names match case-insensitively, as in GitHub.
+_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "contains": (2, _contains),
+    "startswith": (2, lambda text, prefix: _fold(text).startswith(_fold(prefix))),
+    "endswith": (2, lambda text, suffix: _fold(text).endswith(_fold(suffix))),
+    "length": (1, _length),
+    "fromjson": (1, _from_json),
+    "tojson": (1, _json),
+}
+
+
+class _Parser:
+    """Recursive descent; `depth` caps nesting so hostile input fails cleanly."""
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens, self.pos, self.depth, self.names = tokens, 0, 0, set[str]()
+
+    def peek(self, ahead: int = 0) -> _Token:
+        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+
+    def advance(self) -> _Token:
+        self.pos += 1
+        return self.peek(-1)
+
+    def at(self, *texts: str, ahead: int = 0) -> bool:
+        token = self.peek(ahead)
+        return token.kind in ("name", "op") and token.text in texts
+
+    def fail(self, token: _Token, expected: str = "") -> ConditionError:
+        found = "end of expression" if token.kind == "end" else repr(token.text)
+        found = f"string {token.text}" if token.kind == "str" else found
+        text = f"expected {expected}, found" if expected else "unexpected"
+        return ConditionError(f"{text} {found}", token.column)
+
+    def expect(self, text: str) -> None:
+        if not self.at(text):
+            raise self.fail(self.peek(), repr(text))
+        self.advance()
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConditionError("expression is nested too deeply", self.peek().column)
+
+    def parse_or(self) -> Node:
+        # Every (, [ and call argument comes through here, so this counts nesting. `and`
+        # groups are gathered inline so a level costs four Python frames (or, not,
+        # comparison, primary), which keeps MAX_DEPTH far from the recursion limit.
+        self.nest()
+        groups: list[Node] = []
+        while not groups or self.at("or", "||"):
+            self.pos += bool(groups)  # step over the `or`
+            items = [self.parse_not()]
+            while self.at("and", "&&"):
+                self.advance()
+                items.append(self.parse_not())
+            groups.append(items[0] if len(items) == 1 else ("and", tuple(items)))
+        self.depth -= 1
+        return groups[0] if len(groups) == 1 else ("or", tuple(groups))
+
+    def parse_not(self) -> Node:
+        if not self.at("not", "!"):
+            return self.parse_comparison()
+        self.advance()
+        self.nest()
+        node = ("not", self.parse_not())
+        self.depth -= 1
+        return node
+
+    def comparison(self) -> str | None:
+        if self.at(*_COMPARISONS):
+            return self.advance().text
+        if self.at("not") and self.at("in", ahead=1):
+            self.pos += 2
+            return "not in"
+        return None
+
+    def parse_comparison(self) -> Node:
+        left = self.parse_primary()
+        if (op := self.comparison()) is None:
+            return left
+        node = ("cmp", op, left, self.parse_primary())
+        token = self.peek()
+        if self.comparison() is not None:
+            text = "not in" if token.text == "not" else token.text
+            raise ConditionError(
+                f"cannot chain comparisons, found '{text}'", token.column
+            )
+        return node
+
+    def parse_primary(self) -> Node:
+        token = self.advance()
+        node: Node
+        if token.kind in ("num", "str"):
+            node = ("lit", token.value)
+        elif token.kind == "name" and token.text in _LITERALS:
+            node = ("lit", _LITERALS[token.text])
+        elif token.kind == "name" and token.text not in _KEYWORDS and not self.at("("):
+            node = ("name", token.text)
+            self.names.add(token.text)
+        elif token.kind == "name" and token.text not in _KEYWORDS:
+            arity = _FUNCTIONS.get(token.text.lower(), (None,))[0]
+            if arity is None:
+                raise ConditionError(f"unknown function '{token.text}'", token.column)
+            self.advance()
+            node = ("call", token.text, self.parse_items(")"))
+            if len(node[2]) != arity:
+                text = f"{token.text}() takes {arity} argument(s), got {len(node[2])}"
+                raise ConditionError(text, token.column)
+        elif token.kind == "op" and token.text == "(":
+            node = self.parse_or()
+            self.expect(")")
+        elif token.kind == "op" and token.text == "[":
+            node = ("list", self.parse_items("]"))
+        else:
+            raise self.fail(token)
+        keys = []
+        while self.at(".", "["):
+            bracket = self.advance().text == "["
+            key = self.advance()
+            if key.kind not in (("num", "str") if bracket else ("name",)):
+                raise self.fail(key, "a literal key" if bracket else "a property name")
+            if bracket:
+                self.expect("]")
+            keys.append(key.value)
+        return ("path", node, tuple(keys)) if keys else node
+
+    def parse_items(self, close: str) -> tuple[Node, ...]:
+        items: list[Node] = []
+        while not self.at(close):
+            if items and not self.at(","):
+                raise self.fail(self.peek(), f"',' or '{close}'")
+            self.pos += bool(items)  # step over the comma
+            items.append(self.parse_or())
+        self.advance()
+        return tuple(items)
+
+
+def parse(expr: str) -> Expr:
+    if not isinstance(expr, str):
+        raise ConditionError(f"expression must be a string, not {type(expr).__name__}")
+    if len(expr) > MAX_LENGTH:
+        raise ConditionError(f"expression is longer than {MAX_LENGTH} characters")
+    parser = _Parser(_tokenize(expr))
+    if parser.peek().kind == "end":
+        raise ConditionError("empty expression")
+    try:
+        node = parser.parse_or()
+    except RecursionError as exc:  # only if the caller's own stack is already deep
+        raise ConditionError("expression is nested too deeply") from exc
+    if parser.peek().kind != "end":
+        raise parser.fail(parser.peek())
+    return Expr(node, expr, frozenset(parser.names))
+
+
+_parse_cached = lru_cache(maxsize=1024)(parse)
+
+
+def evaluate(expr: str, ctx: Mapping[str, Any]) -> Any:
+    return (_parse_cached(expr) if isinstance(expr, str) else parse(expr)).evaluate(ctx)
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value != 0 and not math.isnan(value)  # NaN is falsy, as in GitHub
+    return value is not None and value is not False and value != ""
+
+
+def to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, (Mapping, list, tuple)):
+        return _json(value)
+    return str(value)
+
+
+def _scan(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
+    """Templates in `text` and the index of an unterminated '${{', if any."""
+    found: list[tuple[int, int, str]] = []
+    start = text.find("${{")
+    while start != -1:
+        quote, i, end = "", start + 3, -1
+        while i < len(text) and end == -1:
+            if quote:  # a '}}' inside a quoted string does not close the template
+                quote = "" if text[i] == quote else quote
+                i += 2 if text[i] == "\\" else 1
+            elif text.startswith("}}", i):
+                end = i + 2
+            else:
+                quote, i = (text[i] if text[i] in "'\"" else ""), i + 1
+        if end == -1 and (end := text.find("}}", start)) != -1:
+            end += 2  # an unclosed quote: end at the first '}}' so parse() reports it
+        if end == -1:
+            return found, start
+        found.append((start, end, text[start + 3 : end - 2].strip()))
+        start = text.find("${{", end)
+    return found, None
+
+
+def find_templates(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, expression) per `${{ }}`: text[start:end] is the whole template."""
+    return _scan(text)[0]
+
+
+def render(
+    text: str, ctx: Mapping[str, Any], quote: Callable[[str], str] | None = None
+) -> str:
+    found, unterminated = _scan(text)
+    if unterminated is not None:
+        raise ConditionError("unterminated '${{'", unterminated + 1)
+    parts, pos = [], 0
+    for start, end, expr in found:
+        value = to_text(evaluate(expr, ctx))
+        parts += [text[pos:start], quote(value) if quote else value]
+        pos = end
+    return "".join(parts) + text[pos:]
+
+
+def check_templates(text: str) -> list[ConditionError]:
+    """Syntax errors of every template; columns are 1-based offsets into `text`."""
+    found, unterminated = _scan(text)
+    errors = []
+    for start, end, expr in found:
+        try:
+            parse(expr)
+        except ConditionError as exc:
+            body = text[start + 3 : end - 2]
+            offset = start + 3 + len(body) - len(body.lstrip())
+            column = offset + exc.column if exc.column is not None else start + 1
+            errors.append(ConditionError(exc.message, column))
+    if unterminated is not None:
+        errors.append(ConditionError("unterminated '${{'", unterminated + 1))
+    return errors

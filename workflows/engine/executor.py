@@ -1,0 +1,503 @@
+"""Run a plan: start each node as soon as its own needs are done, at most `max_parallel` at once.
+
+Retries with backoff, skip_if/run_always, outputs passed downstream, cancellation and a run
+timeout. Everything that happens is reported through `Hooks`; the executor stores nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import queue
+import random
+import shlex
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import conditions
+from .dag import Node, Plan
+from .outputs import parse_outputs
+from .process import ProcessHandle, ProcessResult, run_process
+
+PENDING = "pending"
+RUNNING = "running"
+RETRYING = "retrying"
+SUCCESS = "success"
+FAILED = "failed"
+SKIPPED = "skipped"
+UPSTREAM_FAILED = "upstream_failed"
+CANCELLED = "cancelled"
+TERMINAL = frozenset({SUCCESS, FAILED, SKIPPED, UPSTREAM_FAILED, CANCELLED})
+
+# Words a plain exec can't run: they only mean something inside a shell.
+SHELL_WORDS = frozenset(
+    "cd export exit set unset source . alias if for while until case function return "
+    "eval exec trap shift read wait ulimit umask local declare typeset readonly let { ! [[".split()
+)
+SHELL_CHARS = frozenset("|&;<>()$`\\*?[]#~{}!\n")
+
+
+@dataclass
+class NodeOutcome:
+    status: str
+    exit_code: int | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    attempts: int = 0
+    reason: str = ""
+
+
+@dataclass
+class AttemptInfo:
+    node_id: str
+    attempt: int
+    result: ProcessResult
+    status: str  # success, failed, timeout, cancelled
+    outputs: dict[str, str]
+    warnings: list[str]
+    retry_delay: float | None  # set when another attempt will follow
+
+
+@dataclass
+class RunOutcome:
+    status: str  # success, failed, cancelled
+    reason: str = ""
+    nodes: dict[str, NodeOutcome] = field(default_factory=dict)
+
+
+class Hooks:
+    """What the executor reports; called from several threads, so implementations must be thread-safe."""
+
+    progress_interval: float | None = None  # seconds between progress() samples; None disables
+
+    def node_state(self, node_id: str, state: str, *, attempt: int = 0, outcome: NodeOutcome | None = None,
+                   reason: str = "") -> None: ...  # fmt: skip
+
+    def attempt_started(self, node_id: str, attempt: int, *, command: str, ready_at: float,
+                        started_at: float, pid: int | None) -> None: ...  # fmt: skip
+
+    def attempt_finished(self, info: AttemptInfo) -> None: ...
+
+    def log(self, node_id: str, attempt: int, stream: str, line: str) -> None: ...
+
+    def attempt_env(self, node_id: str, attempt: int) -> Mapping[str, str]:
+        return {}
+
+    def filter_outputs(self, node_id: str, outputs: dict[str, str]) -> dict[str, str]:
+        return outputs
+
+    def progress(self, node_id: str, attempt: int, cpu_s: float, rss_bytes: int, wall_s: float) -> None: ...
+
+
+def command_argv(command: str | list[str], ctx: Mapping[str, Any] | None) -> list[str]:
+    """Render ${{ }} and decide between a direct exec and `/bin/sh -c`.
+
+    Substituted values are shell-quoted, so an upstream output can never inject a command.
+    A command with no shell syntax is exec'd directly: it saves a shell per task.
+    """
+    if isinstance(command, list):
+        return [conditions.render(arg, ctx or {}) for arg in command]
+    text = conditions.render(command, ctx or {}, quote=shlex.quote) if "${{" in command else command
+    if SHELL_CHARS.isdisjoint(text):
+        try:
+            argv = shlex.split(text)
+        except ValueError:
+            argv = []
+        if argv and argv[0] not in SHELL_WORDS and "=" not in argv[0]:
+            return argv
+    return ["/bin/sh", "-c", text]
+
+
+class Executor:
+    def __init__(
+        self,
+        plan: Plan,
+        hooks: Hooks | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        base_env: Mapping[str, str] | None = None,
+        base_dir: str | None = None,
+        run_id: str = "",
+        initial: Mapping[str, NodeOutcome] | None = None,
+        attempts_used: Mapping[str, int] | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.plan = plan
+        self.spec = plan.spec
+        self.hooks = hooks or Hooks()
+        self.params = dict(params or {})
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.base_dir = base_dir or os.getcwd()
+        self.run_id = run_id
+        self.outcomes: dict[str, NodeOutcome] = dict(initial or {})
+        self.attempts: dict[str, int] = {n: 0 for n in plan.nodes}
+        self.attempts.update(attempts_used or {})
+        self.rng = rng or random.Random()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._handles: dict[str, ProcessHandle] = {}
+        self._started: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._cancel_reason: str | None = None
+        self._ready_at: dict[str, float] = {}
+        self._scheduled: set[str] = set()  # pushed to ready (or waiting for a retry), not final yet
+        self._running: set[str] = set()
+        self._counter = itertools.count()
+        self._refs = {task_id: self._referenced(task) for task_id, task in self.spec.tasks.items()}
+
+    # ------------------------------------------------------------------ public
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        with self._lock:
+            if self._cancel_reason is None:
+                self._cancel_reason = reason
+            handles = list(self._handles.values())
+        for handle in handles:
+            handle.cancel()
+        self._done.put(None)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel_reason is not None
+
+    def run(self) -> RunOutcome:
+        tmp = tempfile.mkdtemp(prefix="runner-")
+        self._tmp = tmp
+        pool = ThreadPoolExecutor(max_workers=self.spec.max_parallel, thread_name_prefix="task")
+        sampler = self._start_sampler()
+        deadline = time.monotonic() + self.spec.timeout if self.spec.timeout else None
+        ready: list[tuple[int, int, str]] = []
+        delayed: list[tuple[float, int, str]] = []
+        running = 0
+        try:
+            for node_id in self.plan.nodes:
+                if node_id not in self.outcomes and node_id not in self._scheduled and self._upstream_done(node_id):
+                    self._consider(node_id, ready)
+            while True:
+                if self.cancelled:
+                    self._cancel_waiting(ready, delayed)
+                if running == 0 and not ready and not delayed:
+                    break
+                while ready and running < self.spec.max_parallel and not self.cancelled:
+                    _prio, _seq, node_id = heapq.heappop(ready)
+                    self.attempts[node_id] += 1
+                    running += 1
+                    self._running.add(node_id)
+                    pool.submit(self._attempt, node_id, self.attempts[node_id])
+                timeout = None
+                now = time.monotonic()
+                if delayed:
+                    timeout = max(0.0, delayed[0][0] - now)
+                if deadline is not None:
+                    left = max(0.0, deadline - now)
+                    timeout = left if timeout is None else min(timeout, left)
+                try:
+                    item = self._done.get(timeout=timeout)
+                except queue.Empty:
+                    item = None
+                if deadline is not None and time.monotonic() >= deadline and not self.cancelled:
+                    self.cancel(f"the run timed out after {self.spec.timeout:g}s")
+                    self._timed_out = True
+                now = time.monotonic()
+                while delayed and delayed[0][0] <= now and not self.cancelled:
+                    _t, _seq, node_id = heapq.heappop(delayed)
+                    self._ready_at[node_id] = time.time()
+                    heapq.heappush(ready, (-self.plan.nodes[node_id].task.priority, next(self._counter), node_id))
+                if item is None:
+                    continue
+                running -= 1
+                node_id, info = item
+                self._running.discard(node_id)
+                self._finish_attempt(node_id, info, ready, delayed)
+        finally:
+            if sampler is not None:
+                sampler.set()
+            pool.shutdown(wait=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self._outcome()
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _upstream_done(self, node_id: str) -> bool:
+        return all(u in self.outcomes for u in self.plan.graph.predecessors(node_id))
+
+    def _consider(self, node_id: str, ready: list) -> None:
+        decided = self._decide(node_id)
+        if decided is not None:
+            self._terminal(node_id, decided, ready)
+            return
+        self._push_ready(node_id, ready)
+
+    def _push_ready(self, node_id: str, ready: list) -> None:
+        self._scheduled.add(node_id)
+        self._ready_at[node_id] = time.time()
+        heapq.heappush(ready, (-self.plan.nodes[node_id].task.priority, next(self._counter), node_id))
+
+    def _decide(self, node_id: str) -> NodeOutcome | None:
+        """All needs of node_id are final: None if it should run, else how it ends without running."""
+        node = self.plan.nodes[node_id]
+        task = node.task
+        if self.cancelled:
+            return NodeOutcome(CANCELLED, reason=self._cancel_reason or "cancelled")
+        if not task.run_always:
+            for up in self.plan.graph.predecessors(node_id):
+                outcome = self.outcomes[up]
+                if outcome.status in (UPSTREAM_FAILED, CANCELLED) or (
+                    outcome.status == FAILED and not self.plan.nodes[up].task.continue_on_error
+                ):
+                    return NodeOutcome(UPSTREAM_FAILED, reason=f"'{up}' {outcome.status}")
+            for up in self.plan.graph.predecessors(node_id):
+                if self.outcomes[up].status == SKIPPED:
+                    return NodeOutcome(SKIPPED, reason=f"'{up}' was skipped")
+        if task.skip_if and conditions.truthy(conditions.evaluate(task.skip_if, self._context(node))):
+            return NodeOutcome(SKIPPED, reason=f"skip_if: {task.skip_if}")
+        return None
+
+    def _terminal(self, node_id: str, outcome: NodeOutcome, ready: list) -> None:
+        # A worklist, not recursion: a failure at the head of a long chain ends every node below it.
+        pending = [(node_id, outcome)]
+        while pending:
+            node_id, outcome = pending.pop()
+            outcome.attempts = max(outcome.attempts, self.attempts.get(node_id, 0))
+            self.outcomes[node_id] = outcome
+            self.hooks.node_state(
+                node_id, outcome.status, attempt=outcome.attempts, outcome=outcome, reason=outcome.reason
+            )
+            for down in self.plan.graph.successors(node_id):
+                if down not in self.outcomes and down not in self._scheduled and self._upstream_done(down):
+                    decided = self._decide(down)
+                    if decided is None:
+                        self._push_ready(down, ready)
+                    else:
+                        self.outcomes[down] = decided  # claimed now so a sibling can't decide it twice
+                        pending.append((down, decided))
+
+    def _finish_attempt(self, node_id: str, info: AttemptInfo, ready: list, delayed: list) -> None:
+        if info.retry_delay is not None and not self.cancelled:
+            self.hooks.node_state(node_id, RETRYING, attempt=info.attempt, reason=f"retry in {info.retry_delay:.1f}s")
+            due = time.monotonic() + info.retry_delay
+            heapq.heappush(delayed, (due, next(self._counter), node_id))
+            return
+        status = {"success": SUCCESS, "cancelled": CANCELLED}.get(info.status, FAILED)
+        reason = ""
+        if info.status == "timeout":
+            reason = f"timed out after {self.plan.nodes[node_id].task.timeout:g}s"
+        elif info.result.error:
+            reason = info.result.error
+        elif status == FAILED:
+            reason = _exit_reason(info.result)
+        elif status == CANCELLED:
+            reason = self._cancel_reason or "cancelled"
+        outcome = NodeOutcome(status, info.result.exit_code, info.outputs, info.attempt, reason)
+        self._terminal(node_id, outcome, ready)
+
+    def _cancel_waiting(self, ready: list, delayed: list) -> None:
+        """Every node not running now ends as cancelled; running ones report when their group is gone."""
+        ready.clear()
+        delayed.clear()
+        reason = self._cancel_reason or "cancelled"
+        for node_id in self.plan.nodes:
+            if node_id not in self.outcomes and node_id not in self._running:
+                self.outcomes[node_id] = NodeOutcome(CANCELLED, attempts=self.attempts[node_id], reason=reason)
+                self.hooks.node_state(node_id, CANCELLED, attempt=self.attempts[node_id],
+                                      outcome=self.outcomes[node_id], reason=reason)  # fmt: skip
+
+    def _outcome(self) -> RunOutcome:
+        for node_id in self.plan.nodes:  # unreachable only after cancel; keep every node final
+            if node_id not in self.outcomes:
+                self.outcomes[node_id] = NodeOutcome(CANCELLED, reason=self._cancel_reason or "cancelled")
+                self.hooks.node_state(node_id, CANCELLED, outcome=self.outcomes[node_id])
+        failed = [
+            n
+            for n, o in self.outcomes.items()
+            if o.status == FAILED and not self.plan.nodes[n].task.continue_on_error
+        ]
+        if getattr(self, "_timed_out", False):
+            return RunOutcome(FAILED, self._cancel_reason or "timed out", self.outcomes)
+        if self.cancelled:
+            return RunOutcome(CANCELLED, self._cancel_reason or "cancelled", self.outcomes)
+        if failed:
+            return RunOutcome(FAILED, f"{len(failed)} task(s) failed: {', '.join(failed[:5])}", self.outcomes)
+        return RunOutcome(SUCCESS, "", self.outcomes)
+
+    # ------------------------------------------------------------------ one attempt (pool thread)
+
+    def _attempt(self, node_id: str, attempt: int) -> None:
+        try:
+            info = self._run_attempt(node_id, attempt)
+        except BaseException as exc:  # a hook failed: report it as the attempt's failure, never hang
+            now = time.time()
+            result = ProcessResult(None, None, False, False, now, now, 0.0, 0.0, 0.0, 0, f"internal error: {exc!r}", None)
+            info = AttemptInfo(node_id, attempt, result, "failed", {}, [], None)
+        self._done.put((node_id, info))
+
+    def _run_attempt(self, node_id: str, attempt: int) -> AttemptInfo:
+        node = self.plan.nodes[node_id]
+        task = node.task
+        ctx = self._context(node) if self._refs[task.id] else None
+        argv = command_argv(task.run, ctx)
+        command = argv[2] if argv[:2] == ["/bin/sh", "-c"] else shlex.join(argv)
+        out_path = os.path.join(self._tmp, f"{next(self._counter)}.out")
+        open(out_path, "w").close()
+        env = self._env(node, attempt, ctx, out_path)
+        handle = ProcessHandle()
+        with self._lock:
+            self._handles[node_id] = handle
+            cancelled = self.cancelled
+        if cancelled:
+            handle.cancel()  # the process will not start; the result says cancelled
+        ready_at = self._ready_at.get(node_id, time.time())
+        started = {"flag": False}
+
+        def on_start(pid: int) -> None:
+            started["flag"] = True
+            with self._lock:
+                self._started[node_id] = time.monotonic()
+            self.hooks.attempt_started(
+                node_id, attempt, command=command, ready_at=ready_at, started_at=time.time(), pid=pid
+            )
+
+        def on_line(stream: str, line: str) -> None:
+            self.hooks.log(node_id, attempt, stream, line)
+
+        cwd = self.base_dir
+        workdir = task.working_directory or self.spec.working_directory
+        if workdir:
+            cwd = os.path.join(self.base_dir, workdir)
+        try:
+            result = run_process(
+                argv, env=env, cwd=cwd, timeout=task.timeout, on_line=on_line, handle=handle, on_start=on_start
+            )
+        finally:
+            with self._lock:
+                self._handles.pop(node_id, None)
+                self._started.pop(node_id, None)
+        if not started["flag"]:
+            self.hooks.attempt_started(
+                node_id, attempt, command=command, ready_at=ready_at, started_at=result.started_at, pid=None
+            )
+        if result.error:
+            self.hooks.log(node_id, attempt, "stderr", result.error)
+        try:
+            with open(out_path, encoding="utf-8", errors="replace") as fh:
+                outputs, warnings = parse_outputs(fh.read())
+        except OSError as exc:
+            outputs, warnings = {}, [f"could not read outputs: {exc}"]
+        outputs = self.hooks.filter_outputs(node_id, outputs)
+        if result.cancelled:
+            status = "cancelled"
+        elif result.timed_out:
+            status = "timeout"
+        elif result.ok:
+            status = "success"
+        else:
+            status = "failed"
+        delay = None
+        if status in ("failed", "timeout") and not self.cancelled:
+            code = result.exit_code if result.exit_code is not None else (127 if result.error else None)
+            if task.retry.should_retry(attempt, code, result.timed_out):
+                delay = task.retry.delay(attempt, self.rng.random())
+        info = AttemptInfo(node_id, attempt, result, status, outputs, warnings, delay)
+        self.hooks.attempt_finished(info)
+        return info
+
+    def _env(self, node: Node, attempt: int, ctx: Mapping[str, Any] | None, out_path: str) -> dict[str, str]:
+        env = dict(self.base_env)
+        for source in (self.spec.env, node.task.env):
+            for key, value in source.items():
+                env[key] = conditions.render(value, ctx or self._context(node)) if "${{" in value else value
+        env.update(
+            RUNNER_OUTPUT=out_path,
+            RUNNER_RUN_ID=str(self.run_id),
+            RUNNER_WORKFLOW=self.spec.name,
+            RUNNER_TASK=node.task.id,
+            RUNNER_NODE=node.id,
+            RUNNER_ATTEMPT=str(attempt),
+        )
+        if node.leg is not None:
+            for key, value in node.leg.items():
+                env[f"RUNNER_MATRIX_{key.upper().replace('-', '_')}"] = conditions.to_text(value)
+        env.update(self.hooks.attempt_env(node.id, attempt))
+        return env
+
+    # ------------------------------------------------------------------ context for conditions
+
+    def _referenced(self, task: Any) -> bool:
+        texts = [task.skip_if or ""] + ([task.run] if isinstance(task.run, str) else list(task.run))
+        return any("${{" in t for t in texts[1:]) or bool(task.skip_if) or any("${{" in v for v in task.env.values())
+
+    def _context(self, node: Node) -> dict[str, Any]:
+        tasks: dict[str, Any] = {}
+        for task_id, node_ids in self.plan.task_nodes.items():
+            done = [(n, self.outcomes[n]) for n in node_ids if n in self.outcomes]
+            if not done:
+                continue
+            for node_id, outcome in done:
+                tasks[node_id] = _view(outcome)
+            if self.spec.tasks[task_id].matrix is not None:
+                legs = {self.plan.nodes[n].leg_key: _view(o) for n, o in done}
+                tasks[task_id] = {
+                    "status": _aggregate([o.status for _n, o in done], len(node_ids)),
+                    "outputs": {key: leg["outputs"] for key, leg in legs.items()},
+                    "legs": legs,
+                }
+        ctx: dict[str, Any] = dict(tasks)
+        ctx.update(
+            tasks=tasks,
+            params=self.params,
+            matrix=dict(node.leg or {}),
+            run={"id": self.run_id, "workflow": self.spec.name},
+        )
+        return ctx
+
+    # ------------------------------------------------------------------ live usage sampling
+
+    def _start_sampler(self) -> threading.Event | None:
+        interval = self.hooks.progress_interval
+        if not interval:
+            return None
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(interval):
+                with self._lock:
+                    running = [(n, h, self._started[n]) for n, h in self._handles.items() if n in self._started]
+                now = time.monotonic()
+                for node_id, handle, started in running:
+                    if now - started >= interval:
+                        cpu, rss = handle.usage()
+                        self.hooks.progress(node_id, self.attempts[node_id], cpu, rss, now - started)
+
+        threading.Thread(target=sample, name="usage-sampler", daemon=True).start()
+        return stop
+
+
+def _view(outcome: NodeOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "exit_code": outcome.exit_code,
+        "outputs": outcome.outputs,
+        "attempts": outcome.attempts,
+    }
+
+
+def _aggregate(statuses: list[str], total: int) -> str:
+    for status in (FAILED, UPSTREAM_FAILED, CANCELLED):
+        if status in statuses:
+            return status
+    if len(statuses) < total:
+        return RUNNING
+    if all(s == SKIPPED for s in statuses):
+        return SKIPPED
+    return SUCCESS
+
+
+def _exit_reason(result: ProcessResult) -> str:
+    if result.signal:
+        return f"killed by signal {result.signal}"
+    return f"exit code {result.exit_code}"

@@ -1,0 +1,378 @@
+"""Run one task attempt as a subprocess in its own session: live line streaming, timeout and
+cancellation that kill the whole process group, and CPU/peak-memory accounting via wait4."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["ProcessHandle", "ProcessResult", "run_process"]
+
+# Background children may still hold the pipes after the main process exits; their output is
+# read for this long, then the group is killed so the run cannot hang on them.
+DRAIN_AFTER_EXIT_S = 0.5
+_READ_SIZE = 65536
+# No fd signals these events, so they are polled: a process exit when pidfd_open is
+# unavailable, and a process group emptying during the grace period after SIGTERM.
+_FALLBACK_POLL_MAX_S = 0.05
+_GROUP_POLL_S = 0.02
+_PIDFD = "pidfd"
+_WAKE = "wake"
+
+
+@dataclass
+class ProcessResult:
+    exit_code: int | None = None
+    signal: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    wall_s: float = 0.0
+    cpu_user_s: float = 0.0
+    cpu_sys_s: float = 0.0
+    peak_rss_bytes: int = 0
+    error: str | None = None
+    pid: int | None = None
+
+    @property
+    def cpu_s(self) -> float:
+        return self.cpu_user_s + self.cpu_sys_s
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # a member changed uid: it exists
+    return True
+
+
+class ProcessHandle:
+    """Created by run_process's caller so another thread can cancel it."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.pgid: int | None = None
+        # Guards every field below: cancel() and usage() run on other threads than run_process.
+        self._lock = threading.Lock()
+        self._used = False
+        self._cancelled = False
+        self._cancel_grace = 5.0
+        self._term_sent = False
+        self._reaped = False
+        self._wake_fd: int | None = None
+        self._peak_rss = 0
+
+    def cancel(self, grace: float = 5.0) -> None:
+        """SIGTERM the process group now and SIGKILL it `grace` seconds later."""
+        with self._lock:
+            self._cancel_grace = min(grace, self._cancel_grace) if self._cancelled else grace
+            self._cancelled = True
+            # Signal from here rather than waiting for the run loop, which may be busy in on_line.
+            self._send_term_locked()
+            if self._wake_fd is not None:
+                os.eventfd_write(self._wake_fd, 1)
+
+    def _send_term_locked(self) -> None:
+        # Once only: a second SIGTERM makes many programs skip their graceful shutdown.
+        if self.pgid is not None and not self._reaped and not self._term_sent:
+            self._term_sent = True
+            _killpg(self.pgid, signal.SIGTERM)
+
+    def usage(self) -> tuple[float, int]:
+        """(CPU seconds so far, current RSS bytes) of the process tree; (0.0, 0) if not running."""
+        import psutil  # imported lazily: only live sampling of long tasks needs it
+
+        with self._lock:
+            if self.pid is None or self._reaped:
+                return 0.0, 0
+            try:
+                # Bound under the lock, so it cannot be a recycled pid of an already reaped child.
+                root = psutil.Process(self.pid)
+            except psutil.Error:
+                return 0.0, 0
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0.0, 0
+        cpu, rss = 0.0, 0
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    times, mem = proc.cpu_times(), proc.memory_info()
+            except psutil.Error:
+                continue
+            # children_* holds already reaped descendants, which are no longer in the tree.
+            cpu += times.user + times.system + times.children_user + times.children_system
+            rss += mem.rss
+        with self._lock:
+            self._peak_rss = max(self._peak_rss, rss)
+        return cpu, rss
+
+
+def _cut_point(data: bytes, limit: int) -> int:
+    # Back off to a UTF-8 character start so a split piece does not end in mojibake.
+    cut = limit
+    while cut > max(limit - 3, 1) and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut if data[cut] & 0xC0 != 0x80 else limit
+
+
+class _LineSplitter:
+    __slots__ = ("buf", "limit", "name", "on_line")
+
+    def __init__(self, name: str, on_line: Callable[[str, str], None], limit: int) -> None:
+        self.name, self.on_line, self.limit, self.buf = name, on_line, limit, b""
+
+    def feed(self, data: bytes) -> None:
+        if self.buf:
+            data = self.buf + data
+        *lines, rest = data.split(b"\n")
+        for line in lines:
+            self._emit(line[:-1] if line.endswith(b"\r") else line)
+        # An endless line is passed on in pieces, so the buffer never grows past the limit.
+        self.buf = self._emit_pieces(rest) if len(rest) > self.limit else rest
+
+    def flush(self) -> None:
+        if self.buf:
+            self._emit(self.buf)
+            self.buf = b""
+
+    def _emit_pieces(self, data: bytes) -> bytes:
+        while len(data) > self.limit:
+            cut = _cut_point(data, self.limit)
+            self.on_line(self.name, data[:cut].decode("utf-8", "replace"))
+            data = data[cut:]
+        return data
+
+    def _emit(self, line: bytes) -> None:
+        if len(line) > self.limit:
+            line = self._emit_pieces(line)
+        self.on_line(self.name, line.decode("utf-8", "replace"))
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    timeout: float | None,
+    on_line: Callable[[str, str], None] | None,
+    handle: ProcessHandle | None = None,
+    on_start: Callable[[int], None] | None = None,
+    kill_grace: float = 5.0,
+    max_line_bytes: int = 65536,
+) -> ProcessResult:
+    """Run argv to completion; never raises for a command that cannot start (see .error)."""
+    if max_line_bytes < 1:
+        raise ValueError("max_line_bytes must be at least 1")
+    handle = handle if handle is not None else ProcessHandle()
+    with handle._lock:
+        if handle._used:
+            raise RuntimeError("a ProcessHandle can run only one process")
+        handle._used = True
+        cancelled_early = handle._cancelled
+    started_at, t0 = time.time(), time.monotonic()
+    if cancelled_early:
+        return ProcessResult(cancelled=True, started_at=started_at, ended_at=time.time())
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            close_fds=True,
+            start_new_session=True,
+            bufsize=0,
+        )
+    except (OSError, ValueError) as exc:
+        return ProcessResult(started_at=started_at, ended_at=time.time(), error=f"cannot start: {exc}")
+    pid = proc.pid  # == pgid, thanks to start_new_session
+    # select.poll rather than selectors/epoll: no extra fd and no Python-level bookkeeping,
+    # which is measurable when a task is as short as `true`.
+    poller = select.poll()
+    tags: dict[int, object] = {}
+    pipes: dict[int, _LineSplitter | None] = {}
+    pidfd = wake_fd = None
+    exited = False
+    status: int | None = None
+    rusage = None
+    error: str | None = None
+    timed_out = cancelled = killed = stop_draining = False
+    kill_at: float | None = None  # set once the group got SIGTERM: SIGKILL is due then
+    exit_at = 0.0
+
+    def reap(options: int) -> bool:
+        nonlocal exited, status, rusage, error, exit_at, cancelled
+        with handle._lock:
+            try:
+                wpid, wstatus, ru = os.wait4(pid, options)
+            except ChildProcessError:  # someone else (a stray os.wait()) reaped it
+                wpid, wstatus, ru = pid, None, None
+                error = "exit status lost: reaped elsewhere"
+            if not wpid:
+                return False
+            handle._reaped = True
+            # Decided under the lock: a cancel() that won the race may have sent the
+            # SIGTERM this process died of, before the loop saw its wake-up.
+            cancelled = handle._cancelled
+        exited, status, rusage, exit_at = True, wstatus, ru, time.monotonic()
+        return True
+
+    try:
+        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            assert stream is not None
+            fd = stream.fileno()
+            splitter = _LineSplitter(name, on_line, max_line_bytes) if on_line else None
+            pipes[fd] = tags[fd] = splitter
+            poller.register(fd, select.POLLIN)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        else:
+            tags[pidfd] = _PIDFD
+            poller.register(pidfd, select.POLLIN)
+        wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        tags[wake_fd] = _WAKE
+        poller.register(wake_fd, select.POLLIN)
+        with handle._lock:
+            handle.pid = handle.pgid = pid
+            handle._wake_fd = wake_fd
+            if handle._cancelled:  # cancel() ran between the pre-start check and Popen
+                handle._send_term_locked()
+                os.eventfd_write(wake_fd, 1)
+        if on_start is not None:
+            on_start(pid)
+
+        deadline = t0 + timeout if timeout is not None else None
+        poll = 0.001
+        while True:
+            now = time.monotonic()
+            if not exited and kill_at is None and deadline and now >= deadline:
+                timed_out = True
+                with handle._lock:
+                    handle._send_term_locked()
+                kill_at = now + kill_grace
+            if kill_at is not None and not killed and now >= kill_at:
+                killed = True
+                _killpg(pid, signal.SIGKILL)
+            wake_times = []
+            if exited:
+                drain_until = max(exit_at + DRAIN_AFTER_EXIT_S, kill_at or 0.0)
+                if stop_draining or now >= drain_until:
+                    break
+                if pipes:
+                    wake_times.append(drain_until)
+                elif kill_at is None or killed or not _group_alive(pid):
+                    break
+                else:  # after SIGTERM the rest of the group keeps its grace period
+                    wake_times.append(now + _GROUP_POLL_S)
+            elif kill_at is None and deadline is not None:
+                wake_times.append(deadline)
+            if kill_at is not None and not killed:
+                wake_times.append(kill_at)
+            wait = max(0.0, min(wake_times) - now) if wake_times else None
+            if pidfd is None and not exited:
+                wait = poll if wait is None else min(wait, poll)
+                poll = min(poll * 2, _FALLBACK_POLL_MAX_S)
+
+            # POLLHUP/POLLERR come without POLLIN at EOF, so any event means "go read".
+            for fd, _ in poller.poll(None if wait is None else wait * 1000):
+                tag = tags[fd]
+                if tag is _PIDFD:
+                    poller.unregister(fd)  # it stays readable once the process exited
+                    reap(0)
+                elif tag is _WAKE:
+                    os.eventfd_read(fd)
+                    if exited:  # too late to cancel: just stop waiting for stragglers
+                        stop_draining = True
+                        continue
+                    with handle._lock:
+                        handle._send_term_locked()
+                        grace_at = time.monotonic() + handle._cancel_grace
+                    kill_at = grace_at if kill_at is None else min(kill_at, grace_at)
+                else:
+                    chunk = os.read(fd, _READ_SIZE)  # poll said readable: cannot block
+                    if chunk:
+                        if tag is not None:
+                            tag.feed(chunk)
+                        continue
+                    poller.unregister(fd)
+                    del pipes[fd]
+                    if tag is not None:
+                        tag.flush()
+            if pidfd is None and not exited:
+                reap(os.WNOHANG)
+
+        # Nothing of the task may outlive it: kill whatever of the group is left.
+        _killpg(pid, signal.SIGKILL)
+        # Pipes still open here were held by children that were just killed.
+        for fd, splitter in pipes.items():
+            os.set_blocking(fd, False)  # take only what is already buffered
+            with contextlib.suppress(BlockingIOError):
+                # Bounded: a writer that escaped the group (setsid) may never stop.
+                for _ in range(16):
+                    if not (chunk := os.read(fd, _READ_SIZE)):
+                        break
+                    if splitter is not None:
+                        splitter.feed(chunk)
+            if splitter is not None:
+                splitter.flush()
+    except BaseException:
+        # Also when on_line or on_start raise: kill the group and reap, then let the error go.
+        _killpg(pid, signal.SIGKILL)
+        if not exited:
+            reap(0)
+        raise
+    finally:
+        with handle._lock:
+            handle._wake_fd = None
+            handle._reaped = True
+        for fd in (pidfd, wake_fd):
+            if fd is not None:
+                os.close(fd)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    code = os.waitstatus_to_exitcode(status) if status is not None else None
+    # Popen did not reap it itself; a returncode keeps Popen.__del__ from warning or waiting.
+    proc.returncode = code if code is not None else -1
+    ended_at = time.time()
+    peak_rss = max(rusage.ru_maxrss * 1024 if rusage else 0, handle._peak_rss)
+    return ProcessResult(
+        exit_code=code if code is not None and code >= 0 else None,
+        signal=-code if code is not None and code < 0 else None,
+        timed_out=timed_out,
+        cancelled=cancelled,
+        started_at=started_at,
+        ended_at=ended_at,
+        wall_s=time.monotonic() - t0,
+        cpu_user_s=rusage.ru_utime if rusage else 0.0,
+        cpu_sys_s=rusage.ru_stime if rusage else 0.0,
+        peak_rss_bytes=peak_rss,
+        error=error,
+        pid=pid,
+    )

@@ -1,0 +1,722 @@
+"""Parse and validate a workflow file into a `WorkflowSpec`.
+
+Every error names the line and the dotted field it is about; all errors are collected, not
+just the first, so a user can fix a file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import conditions
+from .loader import LineDict, LineList, LoadError, load
+
+TASK_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+RESERVED_IDS = {"tasks", "params", "matrix", "run", "env", "needs", "true", "false", "null"}
+MAX_LEGS_LIMIT = 1024
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True)
+class SpecError:
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
+
+
+class WorkflowInvalid(ValueError):
+    def __init__(self, errors: list[SpecError]):
+        self.errors = sorted(errors, key=lambda e: (e.line or 0, e.field))
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass
+class Retry:
+    max_attempts: int = 1
+    initial_delay: float = 1.0
+    backoff: float = 2.0
+    max_delay: float = 60.0
+    jitter: float = 0.0
+    retry_on_exit_codes: frozenset[int] | None = None
+
+    def should_retry(self, attempt: int, exit_code: int | None, timed_out: bool) -> bool:
+        if attempt >= self.max_attempts:
+            return False
+        if self.retry_on_exit_codes is None or timed_out:
+            return True
+        return exit_code in self.retry_on_exit_codes
+
+    def delay(self, attempt: int, rand: float = 0.5) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based); rand in [0, 1)."""
+        base = min(self.initial_delay * self.backoff ** (attempt - 1), self.max_delay)
+        return max(0.0, base * (1 + self.jitter * (2 * rand - 1)))
+
+
+@dataclass
+class Matrix:
+    axes: dict[str, list[Any]]
+    include: list[dict[str, Any]] = field(default_factory=list)
+    exclude: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TaskSpec:
+    id: str
+    run: str | list[str]
+    line: int = 0
+    needs: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    working_directory: str | None = None
+    timeout: float | None = None
+    retry: Retry = field(default_factory=Retry)
+    skip_if: str | None = None
+    run_always: bool = False
+    continue_on_error: bool = False
+    matrix: Matrix | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    description: str = ""
+    cost: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Param:
+    name: str
+    default: Any = None
+    description: str = ""
+    required: bool = False
+    choices: list[Any] | None = None
+
+
+@dataclass
+class WorkflowSpec:
+    name: str
+    tasks: dict[str, TaskSpec]
+    description: str = ""
+    max_parallel: int = 4
+    max_legs: int = 256
+    timeout: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Param] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    working_directory: str | None = None
+    schedule: str | None = None
+    cost: dict[str, Any] = field(default_factory=dict)
+    gates: dict[str, Any] = field(default_factory=dict)
+    tracing: dict[str, Any] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)
+    format: str = "yaml"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[SpecError] = []
+
+    def error(self, line: int | None, path: str, message: str) -> None:
+        self.errors.append(SpecError(line, path, message))
+
+    def mapping(self, value: Any, line: int, path: str) -> LineDict | None:
+        if isinstance(value, dict):
+            if not isinstance(value, LineDict):
+                wrapped = LineDict(value)
+                wrapped.line, wrapped.key_lines = line, {}
+                return wrapped
+            return value
+        self.error(line, path, f"must be a mapping, not {_type_name(value)}")
+        return None
+
+    def unknown_fields(self, data: LineDict, allowed: set[str], path: str) -> None:
+        for key in data:
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                self.error(data.line_of(key), _join(path, key), f"unknown field{suggestion}")
+
+    def string(self, data: LineDict, key: str, path: str, default: Any = None) -> Any:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        if isinstance(value, str):
+            return value
+        self.error(data.line_of(key), _join(path, key), f"must be a string, not {_type_name(value)}")
+        return default
+
+    def number(
+        self,
+        data: LineDict,
+        key: str,
+        path: str,
+        default: Any = None,
+        *,
+        integer: bool = False,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> Any:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        kind = "an integer" if integer else "a number"
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if not ok or isinstance(value, bool):
+            self.error(data.line_of(key), _join(path, key), f"must be {kind}, not {_type_name(value)}")
+            return default
+        if minimum is not None and value < minimum:
+            self.error(data.line_of(key), _join(path, key), f"must be at least {minimum:g}")
+            return default
+        if maximum is not None and value > maximum:
+            self.error(data.line_of(key), _join(path, key), f"must be at most {maximum:g}")
+            return default
+        return value
+
+    def boolean(self, data: LineDict, key: str, path: str, default: bool = False) -> bool:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        if isinstance(value, bool):
+            return value
+        self.error(data.line_of(key), _join(path, key), f"must be true or false, not {_type_name(value)}")
+        return default
+
+    def string_map(self, data: LineDict, key: str, path: str) -> dict[str, str]:
+        """A mapping of names to scalar values (env, tags); numbers and booleans become text."""
+        if key not in data or data[key] is None:
+            return {}
+        value = self.mapping(data[key], data.line_of(key), _join(path, key))
+        if value is None:
+            return {}
+        result = {}
+        for name, item in value.items():
+            where = _join(_join(path, key), name)
+            if not isinstance(name, str):
+                self.error(value.line_of(name), where, "names must be strings")
+            elif isinstance(item, (dict, list)):
+                self.error(value.line_of(name), where, f"must be a plain value, not {_type_name(item)}")
+            else:
+                result[name] = conditions.to_text(item)
+        return result
+
+    def string_list(self, data: LineDict, key: str, path: str) -> list[str]:
+        value = data.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list):
+            self.error(data.line_of(key), _join(path, key), f"must be a list of strings, not {_type_name(value)}")
+            return []
+        result = []
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                result.append(item)
+            else:
+                line = value.line_of(index) if isinstance(value, LineList) else data.line_of(key)
+                self.error(line, f"{_join(path, key)}[{index}]", f"must be a string, not {_type_name(item)}")
+        return result
+
+    def expression(self, text: str, line: int, path: str) -> None:
+        try:
+            conditions.parse(text)
+        except conditions.ConditionError as exc:
+            self.error(line, path, f"bad condition: {exc}")
+
+    def templates(self, text: str, line: int, path: str) -> None:
+        for problem in conditions.check_templates(text):
+            self.error(line, path, f"bad expression: {problem}")
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+# --------------------------------------------------------------------------- fields
+
+TOP_FIELDS = {
+    "name", "description", "max_parallel", "max_legs", "timeout", "tags", "params", "env",
+    "working_directory", "schedule", "cost", "gates", "tracing", "budget", "tasks", "version",
+}  # fmt: skip
+TASK_FIELDS = {
+    "run", "script", "args", "needs", "env", "working_directory", "cwd", "timeout", "retry",
+    "skip_if", "run_always", "continue_on_error", "matrix", "secrets", "priority",
+    "description", "cost",
+}  # fmt: skip
+SEED_TASK_FIELDS = TASK_FIELDS | {"id", "depends_on", "metadata"}
+SEED_METADATA_FIELDS = {"timeout", "priority", "retry_policy", "description", "tags"}
+RETRY_FIELDS = {
+    "max_attempts", "initial_delay", "backoff", "max_delay", "jitter", "retry_on_exit_codes",
+    "backoff_multiplier",
+}  # fmt: skip
+PARAM_FIELDS = {"default", "description", "required", "choices"}
+SCHEDULE_RE = re.compile(r"^\S+\s+\S+\s+\S+\s+\S+\s+\S+$")
+
+
+def parse_workflow(text: str, filename: str | None = None) -> WorkflowSpec:
+    """Parse and validate; raises WorkflowInvalid with every error found."""
+    try:
+        data = load(text, filename)
+    except LoadError as exc:
+        raise WorkflowInvalid([SpecError(exc.line, "", exc.message)]) from None
+    from .loader import detect_format
+
+    check = _Checker()
+    spec = _build(data, check, detect_format(text, filename))
+    if spec is not None and not check.errors:
+        _check_graph(spec, check)
+    if check.errors or spec is None:
+        raise WorkflowInvalid(check.errors)
+    return spec
+
+
+def _build(data: Any, check: _Checker, fmt: str) -> WorkflowSpec | None:
+    if data is None:
+        check.error(1, "", "the file is empty")
+        return None
+    top = check.mapping(data, 1, "")
+    if top is None:
+        check.errors[-1] = SpecError(1, "", "the top level must be a mapping with 'name' and 'tasks'")
+        return None
+    check.unknown_fields(top, TOP_FIELDS, "")
+    name = check.string(top, "name", "")
+    if not name:
+        check.error(top.line_of("name") if "name" in top else 1, "name", "is required")
+    spec = WorkflowSpec(name=name or "", tasks={}, format=fmt)
+    spec.description = check.string(top, "description", "", "")
+    spec.max_parallel = check.number(top, "max_parallel", "", 4, integer=True, minimum=1, maximum=1024)
+    spec.max_legs = check.number(top, "max_legs", "", 256, integer=True, minimum=1, maximum=MAX_LEGS_LIMIT)
+    spec.timeout = check.number(top, "timeout", "", None, minimum=0.001)
+    spec.tags = check.string_map(top, "tags", "")
+    spec.env = check.string_map(top, "env", "")
+    spec.working_directory = check.string(top, "working_directory", "")
+    spec.schedule = check.string(top, "schedule", "")
+    if spec.schedule and not SCHEDULE_RE.match(spec.schedule.strip()):
+        check.error(top.line_of("schedule"), "schedule", "must be a cron expression with five fields")
+    spec.params = _params(top, check)
+    for section in ("cost", "gates", "tracing", "budget"):
+        if top.get(section) is not None:
+            value = check.mapping(top[section], top.line_of(section), section)
+            setattr(spec, section, dict(value) if value is not None else {})
+    _check_gates(spec.gates, top, check)
+    if "tasks" not in top or top["tasks"] is None:
+        check.error(top.line_of("tasks") if "tasks" in top else 1, "tasks", "is required")
+        return spec
+    tasks = top["tasks"]
+    if isinstance(tasks, list):
+        spec.tasks = _seed_tasks(tasks, top.line_of("tasks"), check)
+    elif isinstance(tasks, dict):
+        spec.tasks = _mapping_tasks(tasks, top.line_of("tasks"), check)
+    else:
+        check.error(top.line_of("tasks"), "tasks", f"must be a mapping of task ids or a list, not {_type_name(tasks)}")
+    if not spec.tasks and not check.errors:
+        check.error(top.line_of("tasks"), "tasks", "must define at least one task")
+    return spec
+
+
+def _params(top: LineDict, check: _Checker) -> dict[str, Param]:
+    if top.get("params") is None:
+        return {}
+    raw = check.mapping(top["params"], top.line_of("params"), "params")
+    result: dict[str, Param] = {}
+    for name, value in (raw or {}).items():
+        path = f"params.{name}"
+        line = raw.line_of(name)
+        if not isinstance(name, str) or not TASK_ID_RE.match(name):
+            check.error(line, path, "a parameter name must be a word (letters, digits, _ and -)")
+            continue
+        if isinstance(value, dict):
+            body = check.mapping(value, line, path)
+            check.unknown_fields(body, PARAM_FIELDS, path)
+            choices = body.get("choices")
+            if choices is not None and not isinstance(choices, list):
+                check.error(body.line_of("choices"), f"{path}.choices", "must be a list")
+                choices = None
+            result[name] = Param(
+                name,
+                body.get("default"),
+                check.string(body, "description", path, ""),
+                check.boolean(body, "required", path),
+                choices,
+            )
+        elif isinstance(value, list):
+            check.error(line, path, "must be a default value or a mapping with 'default'")
+        else:
+            result[name] = Param(name, value)
+    return result
+
+
+def _check_gates(gates: dict[str, Any], top: LineDict, check: _Checker) -> None:
+    if not gates:
+        return
+    line = top.line_of("gates")
+    for kind, body in gates.items():
+        path = f"gates.{kind}"
+        if kind not in ("code", "dependencies", "secrets"):
+            check.error(line, path, "unknown gate (expected code, dependencies or secrets)")
+            continue
+        if not isinstance(body, dict):
+            check.error(line, path, f"must be a mapping, not {_type_name(body)}")
+            continue
+        block_on = body.get("block_on")
+        if block_on is not None and block_on not in SEVERITIES:
+            check.error(line, f"{path}.block_on", f"must be one of {', '.join(SEVERITIES)}")
+
+
+def _mapping_tasks(tasks: dict, line: int, check: _Checker) -> dict[str, TaskSpec]:
+    result: dict[str, TaskSpec] = {}
+    lines = tasks.line_of if isinstance(tasks, LineDict) else (lambda _k: line)
+    for task_id, body in tasks.items():
+        path = f"tasks.{task_id}"
+        task_line = lines(task_id)
+        if not _valid_id(task_id, task_line, path, check):
+            continue
+        if isinstance(body, str):
+            body = LineDict(run=body)
+            body.line, body.key_lines = task_line, {"run": task_line}
+        data = check.mapping(body, task_line, path)
+        if data is None:
+            continue
+        check.unknown_fields(data, TASK_FIELDS, path)
+        task = _task(task_id, data, task_line, path, check)
+        if task is not None:
+            result[task_id] = task
+    return result
+
+
+def _seed_tasks(items: list, line: int, check: _Checker) -> dict[str, TaskSpec]:
+    """The seed's list form: [{id, script, depends_on, metadata: {timeout, retry_policy}}]."""
+    result: dict[str, TaskSpec] = {}
+    first_line: dict[str, int] = {}
+    for index, raw in enumerate(items):
+        item_line = items.line_of(index) if isinstance(items, LineList) else line
+        path = f"tasks[{index}]"
+        data = check.mapping(raw, item_line, path)
+        if data is None:
+            continue
+        check.unknown_fields(data, SEED_TASK_FIELDS, path)
+        task_id = data.get("id")
+        if task_id is None:
+            check.error(data.line, f"{path}.id", "is required")
+            continue
+        if not _valid_id(task_id, data.line_of("id"), f"{path}.id", check):
+            continue
+        if task_id in result:
+            check.error(
+                data.line_of("id"),
+                f"{path}.id",
+                f"duplicate task id '{task_id}' (first defined at line {first_line[task_id]})",
+            )
+            continue
+        merged = _seed_to_mapping(data, path, check)
+        task = _task(task_id, merged, data.line, path, check)
+        if task is not None:
+            result[task_id] = task
+            first_line[task_id] = data.line
+    return result
+
+
+def _seed_to_mapping(data: LineDict, path: str, check: _Checker) -> LineDict:
+    merged = LineDict({k: v for k, v in data.items() if k not in ("id", "depends_on", "metadata")})
+    merged.line, merged.key_lines = data.line, dict(data.key_lines)
+    if "depends_on" in data:
+        if "needs" in data:
+            check.error(data.line_of("depends_on"), f"{path}.depends_on", "give either needs or depends_on")
+        merged["needs"] = data["depends_on"]
+        merged.key_lines["needs"] = data.line_of("depends_on")
+    meta = data.get("metadata")
+    if meta is not None:
+        meta = check.mapping(meta, data.line_of("metadata"), f"{path}.metadata")
+    if meta:
+        check.unknown_fields(meta, SEED_METADATA_FIELDS, f"{path}.metadata")
+        for key in ("timeout", "priority", "description"):
+            if key in meta:
+                merged[key] = meta[key]
+                merged.key_lines[key] = meta.line_of(key)
+        if "retry_policy" in meta:
+            merged["retry"] = meta["retry_policy"]
+            merged.key_lines["retry"] = meta.line_of("retry_policy")
+    return merged
+
+
+def _valid_id(task_id: Any, line: int, path: str, check: _Checker) -> bool:
+    if not isinstance(task_id, str) or not TASK_ID_RE.match(task_id):
+        check.error(line, path, "a task id must start with a letter or _ and hold only letters, digits, _ and -")
+        return False
+    if task_id in RESERVED_IDS:
+        check.error(line, path, f"'{task_id}' is a reserved word; choose another task id")
+        return False
+    return True
+
+
+def _task(task_id: str, data: LineDict, line: int, path: str, check: _Checker) -> TaskSpec | None:
+    run = _command(data, path, check)
+    if run is None:
+        return None
+    task = TaskSpec(id=task_id, run=run, line=line)
+    task.needs = check.string_list(data, "needs", path)
+    task.env = check.string_map(data, "env", path)
+    if "cwd" in data and "working_directory" in data:
+        check.error(data.line_of("cwd"), f"{path}.cwd", "give either cwd or working_directory")
+    task.working_directory = check.string(data, "working_directory", path) or check.string(data, "cwd", path)
+    task.timeout = check.number(data, "timeout", path, None, minimum=0.001)
+    task.priority = check.number(data, "priority", path, 0, integer=True)
+    task.description = check.string(data, "description", path, "")
+    task.run_always = check.boolean(data, "run_always", path)
+    task.continue_on_error = check.boolean(data, "continue_on_error", path)
+    task.skip_if = check.string(data, "skip_if", path)
+    if task.skip_if is not None:
+        if isinstance(data["skip_if"], bool):
+            task.skip_if = "true" if data["skip_if"] else "false"
+        check.expression(task.skip_if, data.line_of("skip_if"), f"{path}.skip_if")
+    if "retry" in data and data["retry"] is not None:
+        task.retry = _retry(data["retry"], data.line_of("retry"), f"{path}.retry", check)
+    if "matrix" in data and data["matrix"] is not None:
+        task.matrix = _matrix(data["matrix"], data.line_of("matrix"), f"{path}.matrix", check)
+    task.secrets = check.string_map(data, "secrets", path)
+    for env_name, ref in task.secrets.items():
+        if ":" not in ref:
+            check.error(
+                data.line_of("secrets"),
+                f"{path}.secrets.{env_name}",
+                "a secret reference looks like provider-name:path#key",
+            )
+    if data.get("cost") is not None:
+        cost = check.mapping(data["cost"], data.line_of("cost"), f"{path}.cost")
+        task.cost = dict(cost or {})
+    texts = [task.run] if isinstance(task.run, str) else list(task.run)
+    for text in texts:
+        check.templates(text, data.line_of("run") if "run" in data else data.line_of("script"), f"{path}.run")
+    for name, value in task.env.items():
+        check.templates(value, data.line_of("env"), f"{path}.env.{name}")
+    return task
+
+
+def _command(data: LineDict, path: str, check: _Checker) -> str | list[str] | None:
+    if "run" in data and "script" in data:
+        check.error(data.line_of("script"), f"{path}.script", "give either run or script, not both")
+        return None
+    if "script" in data:
+        script = data["script"]
+        if not isinstance(script, str) or not script.strip():
+            check.error(data.line_of("script"), f"{path}.script", "must be a non-empty string")
+            return None
+        args = check.string_list(data, "args", path)
+        if script.endswith(".py"):
+            return ["python", script, *args]
+        if script.endswith(".sh"):
+            return ["/bin/sh", script, *args]
+        return [script, *args] if args or " " not in script.strip() else script
+    if "args" in data:
+        check.error(data.line_of("args"), f"{path}.args", "args go with script; put them in run")
+    if "run" not in data:
+        check.error(data.line, f"{path}.run", "is required (the command to run)")
+        return None
+    run = data["run"]
+    if isinstance(run, str):
+        if not run.strip():
+            check.error(data.line_of("run"), f"{path}.run", "must not be empty")
+            return None
+        return run
+    if isinstance(run, list) and run and all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in run):
+        return [str(a) for a in run]
+    hint = f' (quote it: run: "{str(run).lower()}")' if isinstance(run, (bool, int, float)) else ""
+    check.error(data.line_of("run"), f"{path}.run", f"must be a command string or a non-empty list of arguments{hint}")
+    return None
+
+
+def _retry(raw: Any, line: int, path: str, check: _Checker) -> Retry:
+    retry = Retry()
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        if raw < 1:
+            check.error(line, path, "must be at least 1 (the number of attempts)")
+            return retry
+        retry.max_attempts = raw
+        return retry
+    data = check.mapping(raw, line, path)
+    if data is None:
+        return retry
+    check.unknown_fields(data, RETRY_FIELDS, path)
+    retry.max_attempts = check.number(data, "max_attempts", path, 1, integer=True, minimum=1, maximum=100)
+    retry.initial_delay = check.number(data, "initial_delay", path, 1.0, minimum=0)
+    if "backoff" in data and "backoff_multiplier" in data:
+        check.error(data.line_of("backoff_multiplier"), f"{path}.backoff_multiplier", "give either backoff or backoff_multiplier")
+    key = "backoff_multiplier" if "backoff_multiplier" in data else "backoff"
+    retry.backoff = check.number(data, key, path, 2.0, minimum=1)
+    retry.max_delay = check.number(data, "max_delay", path, 60.0, minimum=0)
+    retry.jitter = check.number(data, "jitter", path, 0.0, minimum=0, maximum=1)
+    codes = data.get("retry_on_exit_codes")
+    if codes is not None:
+        if isinstance(codes, int) and not isinstance(codes, bool):
+            codes = [codes]
+        if not isinstance(codes, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+            check.error(data.line_of("retry_on_exit_codes"), f"{path}.retry_on_exit_codes", "must be a list of integers")
+        else:
+            retry.retry_on_exit_codes = frozenset(codes)
+    return retry
+
+
+def _matrix(raw: Any, line: int, path: str, check: _Checker) -> Matrix | None:
+    data = check.mapping(raw, line, path)
+    if data is None:
+        return None
+    matrix = Matrix(axes={})
+    for key, value in data.items():
+        where = f"{path}.{key}"
+        key_line = data.line_of(key)
+        if key in ("include", "exclude"):
+            if not isinstance(value, list) or not all(isinstance(v, dict) and v for v in value):
+                check.error(key_line, where, "must be a list of non-empty mappings")
+                continue
+            combos = [{str(k): v for k, v in combo.items()} for combo in value]
+            for combo in combos:
+                if any(isinstance(v, (dict, list)) for v in combo.values()):
+                    check.error(key_line, where, "values must be plain values")
+            setattr(matrix, key, combos)
+        elif not isinstance(key, str) or not TASK_ID_RE.match(key):
+            check.error(key_line, where, "a matrix axis name must be a word")
+        elif not isinstance(value, list) or not value:
+            check.error(key_line, where, "must be a non-empty list of values")
+        elif any(isinstance(v, (dict, list)) for v in value):
+            check.error(key_line, where, "values must be plain values (strings, numbers, booleans)")
+        elif len(set(map(conditions.to_text, value))) != len(value):
+            check.error(key_line, where, "values must be distinct")
+        else:
+            matrix.axes[key] = list(value)
+    for combo in matrix.exclude:
+        unknown = [k for k in combo if k not in matrix.axes]
+        if unknown:
+            check.error(data.line_of("exclude"), f"{path}.exclude", f"unknown axis '{unknown[0]}'")
+    if not matrix.axes and not matrix.include:
+        check.error(line, path, "needs at least one axis (a name with a list of values) or include")
+    return matrix
+
+
+# --------------------------------------------------------------------------- graph checks
+
+
+def parse_need(need: str) -> tuple[str, str | None]:
+    """'transform[format=csv]' -> ('transform', 'format=csv'); 'x[*]' -> ('x', '*'); 'x' -> ('x', None)."""
+    if need.endswith("]") and "[" in need:
+        task, leg = need[:-1].split("[", 1)
+        return task, leg
+    return need, None
+
+
+def _check_graph(spec: WorkflowSpec, check: _Checker) -> None:
+    import networkx as nx
+
+    from .dag import leg_key, matrix_legs
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(spec.tasks)
+    for task in spec.tasks.values():
+        seen = set()
+        for need in task.needs:
+            target, leg = parse_need(need)
+            where = f"tasks.{task.id}.needs"
+            if need in seen:
+                check.error(task.line, where, f"'{need}' is listed twice")
+            seen.add(need)
+            if target not in spec.tasks:
+                hint = difflib.get_close_matches(target, list(spec.tasks), n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                check.error(task.line, where, f"unknown task '{target}'{suggestion}")
+                continue
+            if target == task.id:
+                check.error(task.line, where, f"task '{task.id}' cannot need itself")
+                continue
+            if leg not in (None, "*"):
+                upstream = spec.tasks[target]
+                if upstream.matrix is None:
+                    check.error(task.line, where, f"'{target}' has no matrix, so '{need}' names no leg")
+                else:
+                    try:
+                        keys = {leg_key(c) for c in matrix_legs(upstream.matrix, spec.max_legs)}
+                    except ValueError:
+                        keys = set()
+                    if keys and leg not in keys:
+                        check.error(task.line, where, f"'{target}' has no leg '{leg}' (legs: {', '.join(sorted(keys))})")
+            graph.add_edge(target, task.id)
+    for task in spec.tasks.values():
+        if task.matrix is not None:
+            try:
+                matrix_legs(task.matrix, spec.max_legs)
+            except ValueError as exc:
+                check.error(task.line, f"tasks.{task.id}.matrix", str(exc))
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        path = [edge[0] for edge in cycle] + [cycle[0][0]]
+        first = spec.tasks[path[0]]
+        check.error(first.line, f"tasks.{first.id}.needs", "cycle: " + " -> ".join(path))
+        return
+    _check_references(spec, graph, check)
+
+
+def _check_references(spec: WorkflowSpec, graph: Any, check: _Checker) -> None:
+    """Conditions and ${{ }} may only read tasks upstream of the task (they'd be empty otherwise)."""
+    import networkx as nx
+
+    allowed_roots = {"params", "matrix", "run", "tasks", "true", "false", "null"}
+    for task in spec.tasks.values():
+        ancestors = nx.ancestors(graph, task.id)
+        texts = []
+        if task.skip_if:
+            texts.append(("skip_if", task.skip_if))
+        runs = [task.run] if isinstance(task.run, str) else task.run
+        texts += [("run", expr) for text in runs for _s, _e, expr in conditions.find_templates(text)]
+        texts += [(f"env.{k}", expr) for k, v in task.env.items() for _s, _e, expr in conditions.find_templates(v)]
+        for where, text in texts:
+            try:
+                expr = conditions.parse(text)
+            except conditions.ConditionError:
+                continue  # already reported
+            for root, path in _task_refs(expr, text):
+                if root in allowed_roots and root != "tasks":
+                    if root == "matrix" and task.matrix is None:
+                        check.error(task.line, f"tasks.{task.id}.{where}", "uses matrix but the task has no matrix")
+                    if root == "params" and path and path not in spec.params:
+                        check.error(task.line, f"tasks.{task.id}.{where}", f"unknown parameter '{path}'")
+                    continue
+                name = path if root == "tasks" else root
+                if name is None:
+                    continue
+                base, _leg = parse_need(name)
+                if base not in spec.tasks:
+                    check.error(task.line, f"tasks.{task.id}.{where}", f"refers to unknown task '{base}'")
+                elif base not in ancestors:
+                    check.error(
+                        task.line,
+                        f"tasks.{task.id}.{where}",
+                        f"refers to '{base}', which is not upstream of '{task.id}' (add it to needs)",
+                    )
+
+
+def _task_refs(expr: conditions.Expr, text: str) -> list[tuple[str, str | None]]:
+    """(root, second segment) for each name path; the second segment names the task under `tasks.`."""
+    return [(path[0], str(path[1]) if len(path) > 1 else None) for path in expr.paths()]

@@ -1,0 +1,416 @@
+"""Create, execute, cancel, re-run and recover runs: the Django side of the engine.
+
+A run is one Huey task. Whichever worker claims it (a conditional UPDATE, so exactly one)
+runs its DAG with the engine's executor and writes a heartbeat; the reaper hands a run whose
+worker died back to the queue, and the next worker resumes it where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import psutil
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .engine import executor as ex
+from .engine.spec import WorkflowSpec
+from .models import Run, TaskAttempt, TaskRun, WorkerHeartbeat, Workflow, WorkflowVersion
+from .recorder import RunRecorder, commit_changes
+
+log = logging.getLogger("runner")
+
+# Executors running in this process, so a cancel from this process needs no round trip.
+ACTIVE: dict[int, ex.Executor] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+class ParamError(ValueError):
+    pass
+
+
+# ------------------------------------------------------------------ identity of this process
+
+
+def _process_start(pid: int) -> int | None:
+    try:
+        return int(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def worker_id() -> str:
+    """host:pid:start — the start time tells a reused pid from the process that claimed a run."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
+
+
+def worker_is_dead(worker: str, heartbeat_at: Any, now: Any = None) -> bool:
+    host, _, rest = worker.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host == socket.gethostname() and pid_text.isdigit():
+        # Same host: we can look, no need to wait for the heartbeat to go stale.
+        return str(_process_start(int(pid_text))) != start
+    now = now or timezone.now()
+    return heartbeat_at is None or heartbeat_at < now - timedelta(seconds=settings.RUNNER_HEARTBEAT_TIMEOUT)
+
+
+# ------------------------------------------------------------------ creating runs
+
+
+def save_workflow(
+    source: str, *, fmt: str, spec: WorkflowSpec, user: Any = None, base_dir: str | None = None
+) -> Workflow:
+    """Create the workflow named in the spec, or add a version when its source changed."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().filter(name=spec.name).first()
+        if workflow is None:
+            workflow = Workflow.objects.create(
+                name=spec.name, description=spec.description, source=source, format=fmt,
+                base_dir=base_dir or "", tags=spec.tags, schedule=spec.schedule or "", created_by=user,
+            )  # fmt: skip
+            WorkflowVersion.objects.create(workflow=workflow, version=1, source=source, format=fmt, created_by=user)
+            return workflow
+        update_workflow(workflow, source, fmt=fmt, spec=spec, user=user, base_dir=base_dir)
+        return workflow
+
+
+def update_workflow(
+    workflow: Workflow, source: str, *, fmt: str, spec: WorkflowSpec, user: Any = None, base_dir: str | None = None
+) -> Workflow:
+    changed = source != workflow.source or fmt != workflow.format
+    workflow.description = spec.description
+    workflow.tags = spec.tags
+    workflow.schedule = spec.schedule or ""
+    if base_dir is not None:
+        workflow.base_dir = base_dir
+    if spec.name != workflow.name:
+        workflow.name = spec.name
+    if changed:
+        workflow.source, workflow.format = source, fmt
+        workflow.version += 1
+        WorkflowVersion.objects.create(
+            workflow=workflow, version=workflow.version, source=source, format=fmt, created_by=user
+        )
+    workflow.save()
+    return workflow
+
+
+def resolve_params(spec: WorkflowSpec, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(spec.params))
+    if unknown:
+        raise ParamError(f"unknown parameter '{unknown[0]}' (the workflow declares: {', '.join(spec.params) or 'none'})")
+    values: dict[str, Any] = {}
+    for name, param in spec.params.items():
+        if name in given and given[name] not in (None, ""):
+            value = given[name]
+        elif param.required:
+            raise ParamError(f"parameter '{name}' is required")
+        else:
+            value = param.default
+        if param.choices is not None and value is not None and str(value) not in map(str, param.choices):
+            raise ParamError(f"parameter '{name}' must be one of: {', '.join(map(str, param.choices))}")
+        values[name] = value
+    return values
+
+
+def create_run(
+    workflow: Workflow,
+    *,
+    params: Mapping[str, Any] | None = None,
+    trigger: str = "ui",
+    user: Any = None,
+    rerun_of: Run | None = None,
+    reuse: Mapping[str, TaskRun] | None = None,
+    enqueue: bool = True,
+) -> Run:
+    """A queued run with one TaskRun per node; `reuse` carries successful results into a re-run."""
+    version = rerun_of.workflow_version if rerun_of else workflow.versions.get(version=workflow.version)
+    spec = version.spec()
+    values = dict(rerun_of.params) if rerun_of else resolve_params(spec, params)
+    from .engine.dag import build_plan
+
+    plan = build_plan(spec)
+    reuse = reuse or {}
+    with transaction.atomic():
+        Workflow.objects.select_for_update().filter(pk=workflow.pk).exists()
+        number = (workflow.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+        run = Run.objects.create(
+            workflow=workflow, workflow_version=version, number=number, trigger=trigger,
+            triggered_by=user if user is not None and user.is_authenticated else None,
+            params=values, tags=spec.tags, rerun_of=rerun_of,
+        )  # fmt: skip
+        rows = []
+        for position, (node_id, node) in enumerate(plan.nodes.items()):
+            old = reuse.get(node_id)
+            row = TaskRun(run=run, node_id=node_id, task_id=node.task.id, leg=node.leg, position=position)
+            if old is not None:
+                row.status, row.outputs, row.exit_code, row.reused = TaskRun.SUCCESS, old.outputs, old.exit_code, True
+                row.attempts, row.reason = 0, f"reused from run #{old.run.number}"
+            rows.append(row)
+        TaskRun.objects.bulk_create(rows)
+        if enqueue:
+            transaction.on_commit(lambda: enqueue_run(run.pk))
+    commit_changes(run.pk, run_fields={"status": Run.QUEUED, "created_at": run.created_at}, to_run_list=True)
+    return run
+
+
+def enqueue_run(run_id: int) -> None:
+    from .tasks import execute_run
+
+    execute_run(run_id)
+
+
+def rerun(run: Run, *, failed_only: bool, user: Any = None) -> Run:
+    """Re-run all tasks, or only the failed ones and everything downstream of them."""
+    reuse: dict[str, TaskRun] = {}
+    if failed_only:
+        plan = run.plan()
+        tasks = {t.node_id: t for t in run.tasks.select_related("run")}
+        bad = {n for n, t in tasks.items() if t.status != TaskRun.SUCCESS}
+        again = plan.descendants(bad)
+        reuse = {n: t for n, t in tasks.items() if n not in again and t.status == TaskRun.SUCCESS}
+    return create_run(run.workflow, trigger="rerun", user=user, rerun_of=run, reuse=reuse)
+
+
+# ------------------------------------------------------------------ cancelling
+
+
+def request_cancel(run: Run, user: Any = None) -> bool:
+    """Cancel a run: at once if still queued, else the worker running it stops its tasks."""
+    who = f" by {user.get_username()}" if user is not None and user.is_authenticated else ""
+    reason = f"cancelled{who}"
+    now = timezone.now()
+    if Run.objects.filter(pk=run.pk, status=Run.QUEUED).update(
+        status=Run.CANCELLED, cancel_requested=True, finished_at=now, message=reason
+    ):
+        pending = list(run.tasks.exclude(status__in=ex.TERMINAL).values_list("pk", flat=True))
+        commit_changes(
+            run.pk,
+            task_fields={pk: {"status": TaskRun.CANCELLED, "reason": reason, "finished_at": now} for pk in pending},
+            run_fields={"status": Run.CANCELLED, "finished_at": now, "message": reason},
+            to_run_list=True,
+        )
+        return True
+    if not Run.objects.filter(pk=run.pk, status=Run.RUNNING).update(cancel_requested=True, message=reason):
+        return False
+    with _ACTIVE_LOCK:
+        executor = ACTIVE.get(run.pk)
+    if executor is not None:
+        executor.cancel(reason)
+    return True
+
+
+# ------------------------------------------------------------------ executing
+
+
+def task_environment() -> dict[str, str]:
+    """What every task inherits: an allow-list of the server's variables, never its secrets."""
+    env = {k: os.environ[k] for k in settings.RUNNER_INHERIT_ENV if k in os.environ}
+    # `python` in a task means this interpreter (and its installed packages).
+    bindir = os.path.dirname(sys.executable)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
+    env.setdefault("LANG", "C.UTF-8")
+    env["PYTHONUNBUFFERED"] = "1"  # print() lines reach the live log as they happen
+    return env
+
+
+class _Heartbeat(threading.Thread):
+    """Marks the run alive and notices a cancel requested by another process."""
+
+    def __init__(self, run_id: int, executor: ex.Executor):
+        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
+        self.run_id, self.executor = run_id, executor
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        beat_every = settings.RUNNER_HEARTBEAT_SECONDS
+        since_beat = 0.0
+        try:
+            while not self.stop.wait(0.5):
+                since_beat += 0.5
+                row = Run.objects.filter(pk=self.run_id).values("cancel_requested", "message").first()
+                if row and row["cancel_requested"] and not self.executor.cancelled:
+                    self.executor.cancel(row["message"] or "cancelled")
+                if since_beat >= beat_every:
+                    since_beat = 0.0
+                    Run.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+
+def execute(run_id: int) -> str | None:
+    """Run a queued run to its end in this process; None if another worker has it already."""
+    close_old_connections()
+    now = timezone.now()
+    me = worker_id()
+    if not Run.objects.filter(pk=run_id, status=Run.QUEUED, cancel_requested=False).update(
+        status=Run.RUNNING, worker=me, heartbeat_at=now
+    ):
+        return None
+    run = Run.objects.select_related("workflow", "workflow_version").get(pk=run_id)
+    started = run.started_at or now
+    plan = run.plan()
+    recorder = RunRecorder(run)
+    recorder.run_state(status=Run.RUNNING, started_at=started, worker=me)
+    initial, attempts_used = _resume_state(run)
+    executor = ex.Executor(
+        plan, recorder, params=run.params, base_env=task_environment(), base_dir=run.workflow.workdir(),
+        run_id=str(run.pk), initial=initial, attempts_used=attempts_used,
+    )  # fmt: skip
+    with _ACTIVE_LOCK:
+        ACTIVE[run_id] = executor
+    heartbeat = _Heartbeat(run_id, executor)
+    heartbeat.start()
+    try:
+        outcome = executor.run()
+    except Exception as exc:  # an engine bug must still end the run, visibly
+        log.exception("run %s crashed", run_id)
+        outcome = ex.RunOutcome(ex.FAILED, f"internal error: {exc!r}")
+    finally:
+        heartbeat.stop.set()
+        heartbeat.join()
+        with _ACTIVE_LOCK:
+            ACTIVE.pop(run_id, None)
+    recorder.run_state(status=outcome.status, finished_at=timezone.now(), message=outcome.reason)
+    recorder.close()
+    return outcome.status
+
+
+def execute_in_thread(run_id: int) -> threading.Thread:
+    def target() -> None:
+        try:
+            execute(run_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target, name=f"run-{run_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_active_runs(reason: str, timeout: float = 10.0) -> None:
+    """On shutdown: cancel what this process runs, so no run is left 'running' by a clean stop."""
+    with _ACTIVE_LOCK:
+        executors = list(ACTIVE.values())
+    for executor in executors:
+        executor.cancel(reason)
+    deadline = time.monotonic() + timeout
+    while ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def site_url() -> str:
+    return settings.SITE_URL
+
+
+def _resume_state(run: Run) -> tuple[dict[str, ex.NodeOutcome], dict[str, int]]:
+    """What an earlier (crashed) execution of this run already settled."""
+    initial: dict[str, ex.NodeOutcome] = {}
+    attempts: dict[str, int] = {}
+    for row in run.tasks.values("node_id", "status", "exit_code", "outputs", "attempts", "reason"):
+        if row["status"] in ex.TERMINAL:
+            initial[row["node_id"]] = ex.NodeOutcome(
+                row["status"], row["exit_code"], row["outputs"] or {}, row["attempts"], row["reason"]
+            )
+        elif row["attempts"]:
+            attempts[row["node_id"]] = row["attempts"]
+    return initial, attempts
+
+
+# ------------------------------------------------------------------ recovery
+
+
+def reap_orphans() -> list[int]:
+    """Give runs whose worker died back to the queue; their lost attempts retry if allowed."""
+    resumed = []
+    now = timezone.now()
+    for run in Run.objects.filter(status=Run.RUNNING).only("pk", "worker", "heartbeat_at"):
+        if not worker_is_dead(run.worker, run.heartbeat_at, now):
+            continue
+        if _requeue_orphan(run.pk, run.worker, now):
+            resumed.append(run.pk)
+    for run_id in resumed:
+        log.warning("run %s lost its worker; resuming it", run_id)
+        enqueue_run(run_id)
+    return resumed
+
+
+def _requeue_orphan(run_id: int, worker: str, now: Any) -> bool:
+    with transaction.atomic():
+        if not Run.objects.filter(pk=run_id, status=Run.RUNNING, worker=worker).update(status=Run.QUEUED, worker=""):
+            return False
+        run = Run.objects.select_related("workflow_version").get(pk=run_id)
+        plan = run.plan()
+        cancelled = run.cancel_requested
+        lost = TaskAttempt.objects.filter(taskrun__run_id=run_id, status="running")
+        for attempt in lost:
+            _kill_orphan_group(attempt)
+        lost.update(status="lost", finished_at=now, error="the worker running this attempt died")
+        task_fields: dict[int, dict[str, Any]] = {}
+        for task in run.tasks.filter(status__in=[TaskRun.RUNNING, TaskRun.RETRYING, TaskRun.PENDING]):
+            retry = plan.nodes[task.node_id].task.retry
+            if cancelled:
+                task_fields[task.pk] = {"status": TaskRun.CANCELLED, "reason": run.message or "cancelled", "finished_at": now}
+            elif task.status == TaskRun.PENDING:
+                continue
+            elif task.attempts >= retry.max_attempts:
+                task_fields[task.pk] = {
+                    "status": TaskRun.FAILED, "finished_at": now,
+                    "reason": f"worker lost during attempt {task.attempts}; no attempts left",
+                }  # fmt: skip
+            else:
+                task_fields[task.pk] = {
+                    "status": TaskRun.PENDING,
+                    "reason": f"worker lost during attempt {task.attempts}; will retry",
+                }
+        run_fields: dict[str, Any] = {"status": Run.QUEUED, "message": "resuming after its worker was lost"}
+        if cancelled:
+            run_fields = {"status": Run.CANCELLED, "finished_at": now, "message": run.message or "cancelled"}
+        Run.objects.filter(pk=run_id).update(resumes=run.resumes + 1)
+        commit_changes(run_id, task_fields=task_fields, run_fields=run_fields, to_run_list=True)
+    return not cancelled
+
+
+def _kill_orphan_group(attempt: TaskAttempt) -> None:
+    """A dead worker's task processes live on in their own session: end them if they are ours."""
+    if not attempt.pid or attempt.host != socket.gethostname():
+        return
+    try:
+        proc = psutil.Process(attempt.pid)
+        if proc.create_time() > attempt.started_at.timestamp() + 5 or os.getpgid(attempt.pid) != attempt.pid:
+            return  # the pid was reused by something else
+        os.killpg(attempt.pid, 9)
+    except (psutil.Error, ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+# ------------------------------------------------------------------ worker liveness
+
+
+def beat_worker(mode: str) -> None:
+    name = worker_id()
+    WorkerHeartbeat.objects.update_or_create(
+        name=name,
+        defaults={"host": socket.gethostname(), "pid": os.getpid(), "mode": mode, "seen_at": timezone.now()},
+    )
+
+
+def consumer_alive() -> bool:
+    """Is a Huey consumer running that will pick up what we enqueue?"""
+    cutoff = timezone.now() - timedelta(seconds=max(15.0, settings.RUNNER_HEARTBEAT_SECONDS * 3))
+    for beat in WorkerHeartbeat.objects.filter(seen_at__gte=cutoff):
+        if beat.host != socket.gethostname() or not worker_is_dead(beat.name, beat.seen_at):
+            return True
+    return False
