@@ -61,4 +61,4 @@ def roles_of(user: Any) -> set[str]:
 
 def roles_context(request: Any) -> dict[str, Any]:
     roles = roles_of(request.user) if hasattr(request, "user") else set()
-    return {"user_roles": roles}
+    return {"user_roles": [role for role in ROLES if role in roles]}

@@ -242,6 +242,7 @@ if envbool("SECURE_PROXY_SSL_HEADER", False):
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ so a fresh clone needs no collectstatic
 
 LANGUAGE_CODE = "en-us"

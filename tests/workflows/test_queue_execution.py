@@ -74,7 +74,7 @@ tasks:
     run = wait_for_run(run.pk, timeout=15)
     assert run.status == Run.CANCELLED
     statuses = dict(run.tasks.values_list("node_id", "status"))
-    assert statuses == {"wait": "cancelled", "after": "cancelled"}
+    assert statuses == {"wait": "cancelled", "after": "cancelled"}, list(run.tasks.values_list("reason", flat=True))
 
 
 def test_rerun_failed_tasks_reuses_what_succeeded(consumer, tmp_path):

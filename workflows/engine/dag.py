@@ -66,7 +66,8 @@ def matrix_legs(matrix: Matrix, cap: int) -> list[dict[str, Any]]:
     """Expand a matrix as GitHub Actions does: product of axes, minus exclude, plus include.
 
     An include entry extends every product combination it agrees with on the original axes
-    (adding its other keys); if it agrees with none, it becomes a leg of its own.
+    (adding its other keys, which may overwrite what an earlier include added); if it agrees
+    with none, it becomes a leg of its own.
     """
     axes = list(matrix.axes)
     size = math.prod(len(v) for v in matrix.axes.values()) if axes else 0
@@ -80,7 +81,7 @@ def matrix_legs(matrix: Matrix, cap: int) -> list[dict[str, Any]]:
         added = {k: v for k, v in extra.items() if k not in matrix.axes}
         hit = False
         for combo in combos[:base_count]:
-            if _matches(combo, on_axes) and all(k not in combo for k in added):
+            if _matches(combo, on_axes):
                 combo.update(added)
                 hit = True
         if not hit:

@@ -25,6 +25,7 @@ from . import conditions
 from .dag import Node, Plan
 from .outputs import parse_outputs
 from .process import ProcessHandle, ProcessResult, run_process
+from .shell import render_shell
 
 PENDING = "pending"
 RUNNING = "running"
@@ -98,12 +99,13 @@ class Hooks:
 def command_argv(command: str | list[str], ctx: Mapping[str, Any] | None) -> list[str]:
     """Render ${{ }} and decide between a direct exec and `/bin/sh -c`.
 
-    Substituted values are shell-quoted, so an upstream output can never inject a command.
-    A command with no shell syntax is exec'd directly: it saves a shell per task.
+    Substituted values are escaped for the quoting they land in (see shell.py), so an upstream
+    output can never inject a command. A command with no shell syntax is exec'd directly: it
+    saves a shell per task.
     """
     if isinstance(command, list):
         return [conditions.render(arg, ctx or {}) for arg in command]
-    text = conditions.render(command, ctx or {}, quote=shlex.quote) if "${{" in command else command
+    text = render_shell(command, ctx or {}) if "${{" in command else command
     if SHELL_CHARS.isdisjoint(text):
         try:
             argv = shlex.split(text)
@@ -254,8 +256,14 @@ class Executor:
             for up in self.plan.graph.predecessors(node_id):
                 if self.outcomes[up].status == SKIPPED:
                     return NodeOutcome(SKIPPED, reason=f"'{up}' was skipped")
-        if task.skip_if and conditions.truthy(conditions.evaluate(task.skip_if, self._context(node))):
-            return NodeOutcome(SKIPPED, reason=f"skip_if: {task.skip_if}")
+        if task.skip_if:
+            try:
+                skip = conditions.truthy(conditions.evaluate(task.skip_if, self._context(node)))
+            except conditions.ConditionError as exc:
+                # Raised here it would abort the whole run and leave running tasks unreported.
+                return NodeOutcome(FAILED, reason=f"skip_if could not be evaluated: {exc}")
+            if skip:
+                return NodeOutcome(SKIPPED, reason=f"skip_if: {task.skip_if}")
         return None
 
     def _terminal(self, node_id: str, outcome: NodeOutcome, ready: list) -> None:

@@ -133,8 +133,10 @@ def _load_json(text: str) -> Any:
         # json does not say where the duplicate is; find the key's second occurrence.
         raise LoadError(exc.message, _json_duplicate_line(text, exc.message)) from None
     try:
-        # JSON is (nearly) YAML, so the YAML composer gives us the line numbers.
-        with_lines = _load_yaml(text)
+        # JSON is (nearly) YAML, so the YAML composer gives us the line numbers. YAML refuses
+        # tabs where JSON allows them; outside strings (the only place JSON has raw tabs) a
+        # space means the same.
+        with_lines = _load_yaml(text.replace("\t", " "))
     except LoadError:
         return data
     return with_lines if with_lines == data else data

@@ -323,8 +323,7 @@ def run_process(
                     del pipes[fd]
                     if tag is not None:
                         tag.flush()
-            if pidfd is None and not exited:
-                reap(os.WNOHANG)
+            pass
 
         # Nothing of the task may outlive it: kill whatever of the group is left.
         _killpg(pid, signal.SIGKILL)

@@ -84,6 +84,10 @@ class TaskSpec:
     priority: int = 0
     description: str = ""
     cost: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)  # field -> line, for errors found later
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
 
 
 @dataclass
@@ -371,9 +375,10 @@ def _params(top: LineDict, check: _Checker) -> dict[str, Param]:
 def _check_gates(gates: dict[str, Any], top: LineDict, check: _Checker) -> None:
     if not gates:
         return
-    line = top.line_of("gates")
+    raw = top.get("gates")
     for kind, body in gates.items():
         path = f"gates.{kind}"
+        line = raw.line_of(kind) if isinstance(raw, LineDict) else top.line_of("gates")
         if kind not in ("code", "dependencies", "secrets"):
             check.error(line, path, "unknown gate (expected code, dependencies or secrets)")
             continue
@@ -382,6 +387,7 @@ def _check_gates(gates: dict[str, Any], top: LineDict, check: _Checker) -> None:
             continue
         block_on = body.get("block_on")
         if block_on is not None and block_on not in SEVERITIES:
+            line = body.line_of("block_on") if isinstance(body, LineDict) else line
             check.error(line, f"{path}.block_on", f"must be one of {', '.join(SEVERITIES)}")
 
 
@@ -475,7 +481,7 @@ def _task(task_id: str, data: LineDict, line: int, path: str, check: _Checker) -
     run = _command(data, path, check)
     if run is None:
         return None
-    task = TaskSpec(id=task_id, run=run, line=line)
+    task = TaskSpec(id=task_id, run=run, line=line, lines=dict(getattr(data, "key_lines", {})))
     task.needs = check.string_list(data, "needs", path)
     task.env = check.string_map(data, "env", path)
     if "cwd" in data and "working_directory" in data:
@@ -636,36 +642,36 @@ def _check_graph(spec: WorkflowSpec, check: _Checker) -> None:
         seen = set()
         for need in task.needs:
             target, leg = parse_need(need)
-            where = f"tasks.{task.id}.needs"
+            where, line = f"tasks.{task.id}.needs", task.line_of("needs")
             if need in seen:
-                check.error(task.line, where, f"'{need}' is listed twice")
+                check.error(line, where, f"'{need}' is listed twice")
             seen.add(need)
             if target not in spec.tasks:
                 hint = difflib.get_close_matches(target, list(spec.tasks), n=1)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                check.error(task.line, where, f"unknown task '{target}'{suggestion}")
+                check.error(line, where, f"unknown task '{target}'{suggestion}")
                 continue
             if target == task.id:
-                check.error(task.line, where, f"task '{task.id}' cannot need itself")
+                check.error(line, where, f"task '{task.id}' cannot need itself")
                 continue
             if leg not in (None, "*"):
                 upstream = spec.tasks[target]
                 if upstream.matrix is None:
-                    check.error(task.line, where, f"'{target}' has no matrix, so '{need}' names no leg")
+                    check.error(line, where, f"'{target}' has no matrix, so '{need}' names no leg")
                 else:
                     try:
                         keys = {leg_key(c) for c in matrix_legs(upstream.matrix, spec.max_legs)}
                     except ValueError:
                         keys = set()
                     if keys and leg not in keys:
-                        check.error(task.line, where, f"'{target}' has no leg '{leg}' (legs: {', '.join(sorted(keys))})")
+                        check.error(line, where, f"'{target}' has no leg '{leg}' (legs: {', '.join(sorted(keys))})")
             graph.add_edge(target, task.id)
     for task in spec.tasks.values():
         if task.matrix is not None:
             try:
                 matrix_legs(task.matrix, spec.max_legs)
             except ValueError as exc:
-                check.error(task.line, f"tasks.{task.id}.matrix", str(exc))
+                check.error(task.line_of("matrix"), f"tasks.{task.id}.matrix", str(exc))
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
@@ -673,7 +679,7 @@ def _check_graph(spec: WorkflowSpec, check: _Checker) -> None:
     if cycle:
         path = [edge[0] for edge in cycle] + [cycle[0][0]]
         first = spec.tasks[path[0]]
-        check.error(first.line, f"tasks.{first.id}.needs", "cycle: " + " -> ".join(path))
+        check.error(first.line_of("needs"), f"tasks.{first.id}.needs", "cycle: " + " -> ".join(path))
         return
     _check_references(spec, graph, check)
 
@@ -692,6 +698,8 @@ def _check_references(spec: WorkflowSpec, graph: Any, check: _Checker) -> None:
         texts += [("run", expr) for text in runs for _s, _e, expr in conditions.find_templates(text)]
         texts += [(f"env.{k}", expr) for k, v in task.env.items() for _s, _e, expr in conditions.find_templates(v)]
         for where, text in texts:
+            key = where.split(".", 1)[0]
+            line = task.line_of("script" if key == "run" and "run" not in task.lines else key)
             try:
                 expr = conditions.parse(text)
             except conditions.ConditionError:
@@ -699,19 +707,19 @@ def _check_references(spec: WorkflowSpec, graph: Any, check: _Checker) -> None:
             for root, path in _task_refs(expr, text):
                 if root in allowed_roots and root != "tasks":
                     if root == "matrix" and task.matrix is None:
-                        check.error(task.line, f"tasks.{task.id}.{where}", "uses matrix but the task has no matrix")
+                        check.error(line, f"tasks.{task.id}.{where}", "uses matrix but the task has no matrix")
                     if root == "params" and path and path not in spec.params:
-                        check.error(task.line, f"tasks.{task.id}.{where}", f"unknown parameter '{path}'")
+                        check.error(line, f"tasks.{task.id}.{where}", f"unknown parameter '{path}'")
                     continue
                 name = path if root == "tasks" else root
                 if name is None:
                     continue
                 base, _leg = parse_need(name)
                 if base not in spec.tasks:
-                    check.error(task.line, f"tasks.{task.id}.{where}", f"refers to unknown task '{base}'")
+                    check.error(line, f"tasks.{task.id}.{where}", f"refers to unknown task '{base}'")
                 elif base not in ancestors:
                     check.error(
-                        task.line,
+                        line,
                         f"tasks.{task.id}.{where}",
                         f"refers to '{base}', which is not upstream of '{task.id}' (add it to needs)",
                     )
