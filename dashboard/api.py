@@ -23,6 +23,10 @@ def exception_handler(exc, context):
         elif isinstance(response.data, list):
             response.data = {"detail": "; ".join(map(str, response.data)), "errors": response.data}
         return response
+    if isinstance(exc, RecursionError):
+        # DRF's JSON parser (and YAML/JSON loaders) recurse per level: a deeply nested body lands here.
+        log.info("request too deeply nested: %s", exc)
+        return Response({"detail": "the request is nested too deeply"}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, (ValueError, KeyError, TypeError, Http404)):
         # Bad input that got past validation: the client's fault, said plainly, never a 500.
         log.info("bad request: %r", exc)

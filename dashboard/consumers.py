@@ -1,4 +1,5 @@
-"""WebSocket consumers: authorise, join the group, send a snapshot, then forward events.
+"""WebSocket consumers: authorise, join the run's group (through this process's hub), send a
+snapshot, then forward events.
 
 Origin and session are checked by the ASGI stack (AllowedHostsOriginValidator, AuthMiddleware).
 """
@@ -12,6 +13,7 @@ from workflows.models import Run
 from workflows.snapshots import run_snapshot
 
 from .events import RUNS_GROUP, run_group
+from .hub import hub
 
 UNAUTHENTICATED, FORBIDDEN, NOT_FOUND = 4401, 4403, 4404
 
@@ -29,8 +31,29 @@ class _Authorised(AsyncJsonWebsocketConsumer):
             return True
         return False
 
-    async def run_events(self, message: dict) -> None:
-        await self.send_json({"type": "events", "run": message["run"], "events": message["events"]})
+    # Frames that arrive while a snapshot is being read wait for it: sent before the snapshot,
+    # the browser would drop them (it has no sequence number yet) and could miss a change.
+    _held: list[str] | None = None
+
+    async def send_frame(self, text: str) -> None:
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            await self.send(text_data=text)
+
+    async def send_after(self, first: str | dict) -> None:
+        """Send a snapshot, then whatever was held while it was built."""
+        held, self._held = self._held or [], None
+        if isinstance(first, dict):
+            await self.send_json(first)
+        else:
+            await self.send(text_data=first)
+        for text in held:
+            await self.send(text_data=text)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await hub.leave(self.group, self)
 
 
 class RunConsumer(_Authorised):
@@ -43,20 +66,19 @@ class RunConsumer(_Authorised):
             return
         # Join before reading the snapshot: nothing committed after the read can be missed.
         self.group = run_group(self.run_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self._held = []
+        await hub.join(self.group, self)
         await self.accept()
         await self.send_snapshot()
 
     async def send_snapshot(self) -> None:
-        await self.send_json(await database_sync_to_async(run_snapshot)(self.run_id))
+        if self._held is None:
+            self._held = []
+        await self.send_after(await database_sync_to_async(run_snapshot)(self.run_id))
 
     async def receive_json(self, content: dict, **kwargs) -> None:
         if content.get("action") == "resync":
             await self.send_snapshot()
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
 
 class RunListConsumer(_Authorised):
@@ -66,10 +88,6 @@ class RunListConsumer(_Authorised):
         if await self._refuse():
             return
         self.group = RUNS_GROUP
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await hub.join(self.group, self)
         await self.accept()
         await self.send_json({"type": "snapshot"})
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -97,11 +97,16 @@ def use_server_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 def publish_events(run_id: int, events: Iterable[dict[str, Any]], *, to_run_list: bool = False) -> None:
     """Send already-stored events (each with `seq`, or `lineno` for logs) to the run's page."""
-    batch = list(events)
+    batch = [{**event, "run": run_id} if "run" not in event else event for event in events]
     if not batch:
         return
-    _sender.send(run_group(run_id), {"type": "run.events", "run": run_id, "events": batch})
+    _sender.send(run_group(run_id), message(run_group(run_id), batch))
     if to_run_list:
         runs = [e for e in batch if e.get("kind") == "run"]
         if runs:
-            _sender.send(RUNS_GROUP, {"type": "run.events", "run": run_id, "events": runs})
+            _sender.send(RUNS_GROUP, message(RUNS_GROUP, runs))
+
+
+def message(group: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The channel-layer message every server process's hub (dashboard.hub) receives."""
+    return {"type": "run.events", "group": group, "events": events}

@@ -129,7 +129,11 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0), conn_health_checks=True
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -218,6 +222,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status" with its own choices: give each enum its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "workflows.models.Run.STATUSES",
+        "TaskRunStatusEnum": "workflows.models.TaskRun.STATUSES",
+        "AttemptStatusEnum": "workflows.models.TaskAttempt.STATUSES",
+    },
 }
 
 # ---------------------------------------------------------------- security

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -13,6 +13,7 @@ from django.utils import timezone
 from workflows.models import Run, Workflow
 
 
+@permission_required("workflows.view_run", raise_exception=True)
 def overview(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(days=7)
     week = Run.objects.filter(created_at__gte=since).aggregate(

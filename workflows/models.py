@@ -30,7 +30,9 @@ class Workflow(models.Model):
     )
     tags = models.JSONField(default=dict, blank=True)
     schedule = models.CharField(max_length=100, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,7 +63,9 @@ class WorkflowVersion(models.Model):
     version = models.PositiveIntegerField()
     source = models.TextField()
     format = models.CharField(max_length=4, default="yaml")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -79,11 +83,14 @@ class Run(models.Model):
     TRIGGERS = [(t, t) for t in ("ui", "api", "cli", "schedule", "rerun")]
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
-    workflow_version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="runs")
+    # RESTRICT, not PROTECT: deleting a workflow deletes its runs and versions together.
+    workflow_version = models.ForeignKey(WorkflowVersion, on_delete=models.RESTRICT, related_name="runs")
     number = models.PositiveIntegerField(help_text="The run's number within its workflow (#1, #2, ...).")
     status = models.CharField(max_length=16, choices=STATUSES, default=QUEUED)
     trigger = models.CharField(max_length=16, choices=TRIGGERS, default="ui")
-    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     params = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
@@ -198,7 +205,9 @@ class TaskAttempt(models.Model):
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=STATUSES, default="running")
     command = models.TextField(blank=True)
-    ready_at = models.DateTimeField(null=True, blank=True, help_text="When its needs were done (queue wait = started - ready).")
+    ready_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its needs were done (queue wait = started - ready)."
+    )
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)

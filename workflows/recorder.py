@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from dashboard.events import publish_events
@@ -27,6 +27,9 @@ from .models import LogLine, Run, TaskAttempt, TaskRun, task_state
 
 log = logging.getLogger("runner.recorder")
 MAX_BATCH = 5000
+# A run that wrote less than BUSY_WINDOW ago is busy: gather its events for COALESCE seconds.
+BUSY_WINDOW = 0.05
+COALESCE = 0.004
 STREAMS = {"stdout": LogLine.STDOUT, "stderr": LogLine.STDERR, "system": LogLine.SYSTEM}
 
 
@@ -66,11 +69,15 @@ class RunRecorder(ex.Hooks):
         self._queue.put(("finish", info))
 
     def log(self, node_id, attempt, stream, line):
+        lineno = self._next_lineno(node_id, attempt)
+        self._queue.put(("log", node_id, attempt, stream, self.mask(line), time.time(), lineno))
+
+    def _next_lineno(self, node_id: str, attempt: int) -> int:
         key = (node_id, attempt)
         with self._lineno_lock:
             lineno = self._linenos.get(key, 0) + 1
             self._linenos[key] = lineno
-        self._queue.put(("log", node_id, attempt, stream, self.mask(line), time.time(), lineno))
+        return lineno
 
     def filter_outputs(self, node_id, outputs):
         return {key: self.mask(value) for key, value in outputs.items()}
@@ -98,15 +105,28 @@ class RunRecorder(ex.Hooks):
 
     def _write_loop(self) -> None:
         try:
+            self._sql = HotSql(connection)
+            last_flush = 0.0
             while True:
                 items = [self._queue.get()]
+                # Adaptive group commit: after a quiet spell an event is written and sent at
+                # once; while the run is busy, wait a moment so one transaction carries many.
+                busy = time.monotonic() - last_flush < BUSY_WINDOW
+                deadline = time.monotonic() + COALESCE if busy else 0.0
                 while len(items) < MAX_BATCH:
                     try:
                         items.append(self._queue.get_nowait())
                     except queue.Empty:
-                        break
+                        left = deadline - time.monotonic()
+                        if left <= 0 or None in items:
+                            break
+                        try:
+                            items.append(self._queue.get(timeout=left))
+                        except queue.Empty:
+                            break
                 stop = None in items
                 self._flush([i for i in items if i is not None])
+                last_flush = time.monotonic()
                 if stop:
                     return
         except BaseException as exc:  # kept for close() to raise: a lost write must not pass silently
@@ -121,11 +141,10 @@ class RunRecorder(ex.Hooks):
     def _flush(self, items: list[tuple]) -> None:
         if not items:
             return
-        close_old_connections()
-        lines: list[LogLine] = []
+        lines: list[tuple] = []
         log_events: dict[tuple[str, int], list] = {}
-        new_attempts: list[TaskAttempt] = []
-        attempt_updates: list[tuple[int, int, dict[str, Any]]] = []
+        new_attempts: list[tuple] = []
+        attempt_updates: list[tuple] = []
         task_updates: dict[str, dict[str, Any]] = {}
         changed: list[str] = []
         usage: dict[str, dict[str, Any]] = {}
@@ -134,24 +153,15 @@ class RunRecorder(ex.Hooks):
             kind = item[0]
             if kind == "log":
                 _, node_id, attempt, stream, text, ts, lineno = item
-                task = self.tasks[node_id]
-                lines.append(
-                    LogLine(
-                        run_id=self.run_id, taskrun_id=task["id"], attempt=attempt, lineno=lineno,
-                        stream=STREAMS.get(stream, "o"), ts=ts, text=text,
-                    )  # fmt: skip
-                )
-                log_events.setdefault((node_id, attempt), []).append([lineno, STREAMS.get(stream, "o"), ts, text])
+                code = STREAMS.get(stream, "o")
+                lines.append((self.run_id, self.tasks[node_id]["id"], attempt, lineno, code, ts, text))
+                log_events.setdefault((node_id, attempt), []).append([lineno, code, ts, text])
             elif kind == "start":
                 _, node_id, attempt, command, ready_at, started_at, pid = item
                 task = self.tasks[node_id]
-                new_attempts.append(
-                    TaskAttempt(
-                        taskrun_id=task["id"], number=attempt, command=self.mask(command), ready_at=_dt(ready_at),
-                        started_at=_dt(started_at), pid=pid, host=self.host,
-                    )  # fmt: skip
-                )
-                fields = {"status": TaskRun.RUNNING, "attempts": attempt, "command": self.mask(command)}
+                command = self.mask(command)
+                new_attempts.append((task["id"], attempt, command, _dt(ready_at), _dt(started_at), pid, self.host))
+                fields = {"status": TaskRun.RUNNING, "attempts": attempt, "command": command}
                 if task["started_at"] is None:
                     fields["started_at"] = _dt(started_at)
                 self._change(node_id, fields, task_updates, changed)
@@ -161,14 +171,18 @@ class RunRecorder(ex.Hooks):
                 task = self.tasks[info.node_id]
                 attempt_updates.append(
                     (
+                        info.status,
+                        _dt(r.ended_at),
+                        r.exit_code,
+                        r.signal,
+                        r.wall_s,
+                        r.cpu_user_s,
+                        r.cpu_sys_s,
+                        r.peak_rss_bytes,
+                        self.mask(r.error or ""),
+                        info.retry_delay,
                         task["id"],
                         info.attempt,
-                        {
-                            "status": info.status, "finished_at": _dt(r.ended_at), "exit_code": r.exit_code,
-                            "signal": r.signal, "wall_s": r.wall_s, "cpu_user_s": r.cpu_user_s,
-                            "cpu_sys_s": r.cpu_sys_s, "peak_rss_bytes": r.peak_rss_bytes,
-                            "error": self.mask(r.error or ""), "retry_delay": info.retry_delay,
-                        },
                     )  # fmt: skip
                 )
                 fields = {
@@ -179,12 +193,19 @@ class RunRecorder(ex.Hooks):
                     "outputs": info.outputs,
                 }
                 self._change(info.node_id, fields, task_updates, changed)
-                for warning in info.warnings:
-                    self.log(info.node_id, info.attempt, "system", f"warning: {warning}")
+                for warning in info.warnings:  # stored with the attempt's end, never after it
+                    text = self.mask(f"warning: {warning}")
+                    lineno = self._next_lineno(info.node_id, info.attempt)
+                    lines.append((self.run_id, task["id"], info.attempt, lineno, "s", time.time(), text))
+                    log_events.setdefault((info.node_id, info.attempt), []).append([lineno, "s", time.time(), text])
             elif kind == "state":
                 _, node_id, state, attempt, outcome, reason, ts = item
                 task = self.tasks[node_id]
-                fields = {"status": state, "reason": self.mask(reason or ""), "attempts": max(attempt, task["attempts"])}
+                fields = {
+                    "status": state,
+                    "reason": self.mask(reason or ""),
+                    "attempts": max(attempt, task["attempts"]),
+                }
                 if outcome is not None and state in ex.TERMINAL:
                     fields["finished_at"] = _dt(ts)
                     fields["exit_code"] = outcome.exit_code
@@ -197,18 +218,19 @@ class RunRecorder(ex.Hooks):
                                   "attempt": attempt, "cpu_s": cpu_s, "rss_bytes": rss, "wall_s": wall_s}  # fmt: skip
             elif kind == "run":
                 run_fields.update(item[1])
-        with transaction.atomic():
-            seqs = _allocate_seqs(self.run_id, len(changed) + (1 if run_fields else 0), run_fields)
+        sql = self._sql
+        with transaction.atomic(), connection.cursor() as cursor:
+            seqs = sql.allocate_seqs(cursor, self.run_id, len(changed) + (1 if run_fields else 0), run_fields)
             for node_id, seq in zip(changed, seqs):
                 self.tasks[node_id]["seq"] = task_updates[node_id]["seq"] = seq
             if lines:
-                LogLine.objects.bulk_create(lines)
+                sql.insert_lines(cursor, lines)
             if new_attempts:
-                TaskAttempt.objects.bulk_create(new_attempts)
-            for taskrun_id, number, fields in attempt_updates:
-                TaskAttempt.objects.filter(taskrun_id=taskrun_id, number=number).update(**fields)
-            for node_id, fields in task_updates.items():
-                TaskRun.objects.filter(pk=self.tasks[node_id]["id"]).update(**fields)
+                sql.insert_attempts(cursor, new_attempts)
+            if attempt_updates:
+                sql.finish_attempts(cursor, attempt_updates)
+            if task_updates:
+                sql.update_tasks(cursor, [(self.tasks[n]["id"], fields) for n, fields in task_updates.items()])
         events = [{"kind": "task", **task_state(self.tasks[node_id])} for node_id in changed]
         if run_fields:
             events.append({"kind": "run", "id": self.run_id, "seq": seqs[-1], **_run_event(run_fields)})
@@ -224,6 +246,82 @@ class RunRecorder(ex.Hooks):
         updates.setdefault(node_id, {}).update(fields)
         if node_id not in changed:
             changed.append(node_id)
+
+
+class HotSql:
+    """Statements for the recorder's hot path, written once: per event, the ORM's Python work
+    (compiling the query, building model instances) costs several times SQLite's own."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self._task_updates: dict[tuple[str, ...], str] = {}
+        self.insert_lines_sql = self._insert(LogLine, ("run", "taskrun", "attempt", "lineno", "stream", "ts", "text"))
+        attempt_cols = ("taskrun", "number", "command", "ready_at", "started_at", "pid", "host")
+        self.attempt_cols = attempt_cols
+        self.insert_attempts_sql = self._insert(TaskAttempt, (*attempt_cols, "status", "error"))
+        finish = ("status", "finished_at", "exit_code", "signal", "wall_s", "cpu_user_s", "cpu_sys_s",
+                  "peak_rss_bytes", "error", "retry_delay")  # fmt: skip
+        self.finish_cols = finish
+        q = conn.ops.quote_name
+        sets = ", ".join(f"{q(self._column(TaskAttempt, f))} = %s" for f in finish)
+        self.finish_sql = (
+            f"UPDATE {q(TaskAttempt._meta.db_table)} SET {sets} WHERE {q('taskrun_id')} = %s AND {q('number')} = %s"
+        )
+
+    @staticmethod
+    def _column(model: Any, name: str) -> str:
+        return model._meta.get_field(name).column
+
+    def _insert(self, model: Any, names: tuple[str, ...]) -> str:
+        q = self.conn.ops.quote_name
+        cols = ", ".join(q(self._column(model, n)) for n in names)
+        return f"INSERT INTO {q(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
+
+    def _prep(self, model: Any, name: str, value: Any) -> Any:
+        if value is None or isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return value
+        return model._meta.get_field(name).get_db_prep_save(value, connection=self.conn)
+
+    def insert_lines(self, cursor: Any, rows: list[tuple]) -> None:
+        cursor.executemany(self.insert_lines_sql, rows)
+
+    def insert_attempts(self, cursor: Any, rows: list[tuple]) -> None:
+        prepped = [
+            tuple(self._prep(TaskAttempt, n, v) for n, v in zip(self.attempt_cols, row)) + ("running", "")
+            for row in rows
+        ]
+        cursor.executemany(self.insert_attempts_sql, prepped)
+
+    def finish_attempts(self, cursor: Any, rows: list[tuple]) -> None:
+        prepped = [
+            tuple(self._prep(TaskAttempt, n, v) for n, v in zip(self.finish_cols, row[:-2])) + row[-2:] for row in rows
+        ]
+        cursor.executemany(self.finish_sql, prepped)
+
+    def update_tasks(self, cursor: Any, updates: list[tuple[int, dict[str, Any]]]) -> None:
+        q = self.conn.ops.quote_name
+        for pk, fields in updates:
+            names = tuple(fields)
+            statement = self._task_updates.get(names)
+            if statement is None:
+                sets = ", ".join(f"{q(self._column(TaskRun, n))} = %s" for n in names)
+                statement = f"UPDATE {q(TaskRun._meta.db_table)} SET {sets} WHERE {q('id')} = %s"
+                self._task_updates[names] = statement
+            cursor.execute(statement, [self._prep(TaskRun, n, fields[n]) for n in names] + [pk])
+
+    def allocate_seqs(self, cursor: Any, run_id: int, count: int, run_fields: dict[str, Any]) -> list[int]:
+        if not count:
+            return []
+        q = self.conn.ops.quote_name
+        names = list(run_fields)
+        sets = "".join(f", {q(self._column(Run, n))} = %s" for n in names)
+        cursor.execute(
+            f"UPDATE {q(Run._meta.db_table)} SET {q('last_seq')} = {q('last_seq')} + %s{sets} "
+            f"WHERE {q('id')} = %s RETURNING {q('last_seq')}",
+            [count, *(self._prep(Run, n, run_fields[n]) for n in names), run_id],
+        )
+        last = cursor.fetchone()[0]
+        return list(range(last - count + 1, last + 1))
 
 
 def _allocate_seqs(run_id: int, count: int, run_fields: dict[str, Any]) -> list[int]:

@@ -110,7 +110,9 @@ def resolve_params(spec: WorkflowSpec, given: Mapping[str, Any] | None) -> dict[
     given = dict(given or {})
     unknown = sorted(set(given) - set(spec.params))
     if unknown:
-        raise ParamError(f"unknown parameter '{unknown[0]}' (the workflow declares: {', '.join(spec.params) or 'none'})")
+        raise ParamError(
+            f"unknown parameter '{unknown[0]}' (the workflow declares: {', '.join(spec.params) or 'none'})"
+        )
     values: dict[str, Any] = {}
     for name, param in spec.params.items():
         if name in given and given[name] not in (None, ""):
@@ -362,7 +364,11 @@ def _requeue_orphan(run_id: int, worker: str, now: Any) -> bool:
         for task in run.tasks.filter(status__in=[TaskRun.RUNNING, TaskRun.RETRYING, TaskRun.PENDING]):
             retry = plan.nodes[task.node_id].task.retry
             if cancelled:
-                task_fields[task.pk] = {"status": TaskRun.CANCELLED, "reason": run.message or "cancelled", "finished_at": now}
+                task_fields[task.pk] = {
+                    "status": TaskRun.CANCELLED,
+                    "reason": run.message or "cancelled",
+                    "finished_at": now,
+                }
             elif task.status == TaskRun.PENDING:
                 continue
             elif task.attempts >= retry.max_attempts:

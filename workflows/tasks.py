@@ -6,7 +6,7 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from huey.contrib.djhuey import HUEY, db_task
 
 from . import runner
@@ -46,6 +46,8 @@ def start_worker_heartbeat() -> None:
                 runner.reap_orphans()
             except Exception:  # the database may be briefly unreachable; try again next beat
                 log.exception("worker heartbeat failed")
+            finally:
+                connection.close()
             stop.wait(settings.RUNNER_HEARTBEAT_SECONDS)
 
     threading.Thread(target=beat, name="worker-heartbeat", daemon=True).start()

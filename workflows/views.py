@@ -185,7 +185,9 @@ def _query(params: dict[str, str], **extra: Any) -> str:
 
 @permission_required("workflows.view_run", raise_exception=True)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(Run.objects.select_related("workflow", "workflow_version", "triggered_by", "rerun_of"), pk=pk)
+    run = get_object_or_404(
+        Run.objects.select_related("workflow", "workflow_version", "triggered_by", "rerun_of"), pk=pk
+    )
     plan = run.plan()
     tasks = list(run.tasks.all())
     statuses = {t.node_id: t.status for t in tasks}

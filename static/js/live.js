@@ -3,7 +3,7 @@
 // reconnects with backoff and resynchronises the same way. Nothing is polled.
 
 export function connectLive(path, handlers) {
-  const state = { socket: null, seq: null, attempts: 0, closed: false, timer: null };
+  const state = { socket: null, seq: null, attempts: 0, closed: false, paused: false, timer: null };
   const status = (text) => handlers.onStatus && handlers.onStatus(text);
 
   function open() {
@@ -17,6 +17,7 @@ export function connectLive(path, handlers) {
       if (state.closed) return;
       if (event.code >= 4400 && event.code < 4500) { status("refused"); return; }
       status("offline");
+      if (state.paused) return;
       // Exponential backoff with jitter, capped at 15 s.
       const delay = Math.min(15000, 400 * 2 ** state.attempts) * (0.75 + Math.random() / 2);
       state.attempts += 1;
@@ -58,8 +59,11 @@ export function connectLive(path, handlers) {
   return {
     get seq() { return state.seq; },
     get socket() { return state.socket; },
-    // Drop the connection as a network failure would (used by tests and the page's own recovery).
+    // Drop the connection as a network failure would; it reconnects by itself.
     drop() { if (state.socket) state.socket.close(); },
+    // Stay disconnected until resume(): lets a test make changes happen while the page is away.
+    pause() { state.paused = true; clearTimeout(state.timer); if (state.socket) state.socket.close(); },
+    resume() { state.paused = false; state.attempts = 0; open(); },
     close() { state.closed = true; clearTimeout(state.timer); if (state.socket) state.socket.close(); },
   };
 }

@@ -512,9 +512,7 @@ def test_render_substitutes_values_as_text() -> None:
 def test_render_applies_quote_to_each_substituted_value_only() -> None:
     ctx = {"matrix": {"format": "a b; rm -rf /"}}
     text = "echo '${{ matrix.format }}' ${{ matrix.format }}"
-    assert render(text, ctx, quote=shlex.quote) == (
-        "echo ''a b; rm -rf /'' 'a b; rm -rf /'"
-    )
+    assert render(text, ctx, quote=shlex.quote) == ("echo ''a b; rm -rf /'' 'a b; rm -rf /'")
     assert render("x=${{ nope }}", ctx, quote=shlex.quote) == "x=''"
     assert render("--${{ 'n' }}--", ctx, quote=str.upper) == "--N--"
 
@@ -540,9 +538,7 @@ def test_check_templates_reports_unterminated_opening() -> None:
     assert len(errors) == 1
     assert errors[0].message == "unterminated '${{'"
     assert errors[0].column == 19
-    assert check_templates("${{ unknown_fn(1) }}")[0].message == (
-        "unknown function 'unknown_fn'"
-    )
+    assert check_templates("${{ unknown_fn(1) }}")[0].message == ("unknown function 'unknown_fn'")
 
 
 def test_check_templates_reports_empty_and_unterminated_strings() -> None:

@@ -57,13 +57,8 @@ def sh(cmd: str, lines: list[tuple[str, str]] | None = None, **kw: object) -> Pr
 
 def test_exit_zero_is_ok() -> None:
     r = sh("true")
-    assert (r.exit_code, r.signal, r.error, r.timed_out, r.cancelled) == (
-        0,
-        None,
-        None,
-        False,
-        False,
-    )
+    assert r.exit_code == 0 and r.signal is None and r.error is None
+    assert not r.timed_out and not r.cancelled
     assert r.ok and r.pid is not None
     assert r.ended_at >= r.started_at and r.wall_s >= 0
 
@@ -167,8 +162,11 @@ def test_streaming_is_live(tmp_path: Path) -> None:
     threading.Thread(target=release, daemon=True).start()
     r = run_process(
         ["/bin/sh", "-c", f"echo first; read x < '{fifo}'; echo second"],
-        env=None, cwd=None, timeout=30, on_line=on_line,
-    )  # fmt: skip
+        env=None,
+        cwd=None,
+        timeout=30,
+        on_line=on_line,
+    )
     assert r.exit_code == 0 and seen_before_release == [True]
 
 
@@ -244,8 +242,12 @@ def test_cancel_from_another_thread_kills_the_group() -> None:
 
     r = run_process(
         ["/bin/sh", "-c", "sleep 30 & echo $!; wait"],
-        env=None, cwd=None, timeout=30, on_line=on_line, handle=handle,
-    )  # fmt: skip
+        env=None,
+        cwd=None,
+        timeout=30,
+        on_line=on_line,
+        handle=handle,
+    )
     assert r.cancelled and not r.timed_out and not r.ok
     assert r.signal == signal.SIGTERM and r.wall_s < 5
     assert wait_until(lambda: gone(int(lines[0])))
@@ -259,8 +261,12 @@ def test_cancel_grace_then_sigkill() -> None:
 
     r = run_process(
         ["/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30"],
-        env=None, cwd=None, timeout=30, on_line=on_line, handle=handle,
-    )  # fmt: skip
+        env=None,
+        cwd=None,
+        timeout=30,
+        on_line=on_line,
+        handle=handle,
+    )
     assert r.cancelled and r.signal == signal.SIGKILL and 0.25 <= r.wall_s < 5
 
 
@@ -303,8 +309,12 @@ def test_on_line_exception_kills_reaps_and_closes(tmp_path: Path) -> None:
     with pytest.raises(KeyError):
         run_process(
             ["/bin/sh", "-c", "sleep 30 & echo $!; wait"],
-            env=None, cwd=None, timeout=30, on_line=on_line, on_start=started.append,
-        )  # fmt: skip
+            env=None,
+            cwd=None,
+            timeout=30,
+            on_line=on_line,
+            on_start=started.append,
+        )
     with pytest.raises(ChildProcessError):  # already reaped: no zombie left behind
         os.waitpid(started[0], os.WNOHANG)
     assert wait_until(lambda: gone(grandchild[0]))

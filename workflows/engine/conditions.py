@@ -312,9 +312,7 @@ class _Parser:
         token = self.peek()
         if self.comparison() is not None:
             text = "not in" if token.text == "not" else token.text
-            raise ConditionError(
-                f"cannot chain comparisons, found '{text}'", token.column
-            )
+            raise ConditionError(f"cannot chain comparisons, found '{text}'", token.column)
         return node
 
     def parse_primary(self) -> Node:
@@ -435,9 +433,7 @@ def find_templates(text: str) -> list[tuple[int, int, str]]:
     return _scan(text)[0]
 
 
-def render(
-    text: str, ctx: Mapping[str, Any], quote: Callable[[str], str] | None = None
-) -> str:
+def render(text: str, ctx: Mapping[str, Any], quote: Callable[[str], str] | None = None) -> str:
     found, unterminated = _scan(text)
     if unterminated is not None:
         raise ConditionError("unterminated '${{'", unterminated + 1)

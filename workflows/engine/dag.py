@@ -73,7 +73,9 @@ def matrix_legs(matrix: Matrix, cap: int) -> list[dict[str, Any]]:
     size = math.prod(len(v) for v in matrix.axes.values()) if axes else 0
     if size > MAX_PRODUCT:
         raise ValueError(f"expands to {size} combinations, more than the cap of {cap} (max_legs)")
-    combos = [dict(zip(axes, values)) for values in itertools.product(*matrix.axes.values())] if axes else []
+    combos = (
+        [dict(zip(axes, values, strict=True)) for values in itertools.product(*matrix.axes.values())] if axes else []
+    )
     combos = [c for c in combos if not any(_matches(c, ex) for ex in matrix.exclude)]
     base_count = len(combos)
     for extra in matrix.include:

@@ -321,9 +321,7 @@ class Executor:
                 self.outcomes[node_id] = NodeOutcome(CANCELLED, reason=self._cancel_reason or "cancelled")
                 self.hooks.node_state(node_id, CANCELLED, outcome=self.outcomes[node_id])
         failed = [
-            n
-            for n, o in self.outcomes.items()
-            if o.status == FAILED and not self.plan.nodes[n].task.continue_on_error
+            n for n, o in self.outcomes.items() if o.status == FAILED and not self.plan.nodes[n].task.continue_on_error
         ]
         if getattr(self, "_timed_out", False):
             return RunOutcome(FAILED, self._cancel_reason or "timed out", self.outcomes)
@@ -340,7 +338,11 @@ class Executor:
             info = self._run_attempt(node_id, attempt)
         except BaseException as exc:  # a hook failed: report it as the attempt's failure, never hang
             now = time.time()
-            result = ProcessResult(None, None, False, False, now, now, 0.0, 0.0, 0.0, 0, f"internal error: {exc!r}", None)
+            # A ${{ }} that cannot be rendered is the workflow's mistake, not ours: say so plainly.
+            error = f"cannot render ${{{{ }}}}: {exc}" if isinstance(exc, conditions.ConditionError) else None
+            result = ProcessResult(
+                None, None, False, False, now, now, 0.0, 0.0, 0.0, 0, error or f"internal error: {exc!r}", None
+            )
             info = AttemptInfo(node_id, attempt, result, "failed", {}, [], None)
         self._done.put((node_id, info))
 

@@ -64,9 +64,7 @@ class _Loader(yaml.SafeLoader):
             try:
                 hash(key)
             except TypeError:
-                raise LoadError(
-                    "a mapping key must be a plain value", key_node.start_mark.line + 1
-                ) from None
+                raise LoadError("a mapping key must be a plain value", key_node.start_mark.line + 1) from None
             if key in result:
                 self.duplicates.append((key_node.start_mark.line + 1, key))
             result[key] = self.construct_object(value_node, deep=True)
@@ -159,13 +157,42 @@ def detect_format(text: str, filename: str | None = None) -> str:
     return "json" if text.lstrip().startswith(("{", "[")) else "yaml"
 
 
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+
+
+def _check_depth(text: str) -> None:
+    """Refuse absurd nesting before the parsers recurse into it (cheap, quote-aware scan)."""
+    depth, quote, line = 0, "", 1
+    for char in text:
+        if char == "\n":
+            line += 1
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise LoadError(f"nested more than {MAX_DEPTH} levels deep", line)
+        elif char in "]}":
+            depth -= 1
+
+
 def load(text: str, filename: str | None = None) -> Any:
     """Parse workflow text; raises LoadError naming the line for malformed input."""
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise LoadError(f"the file is larger than {MAX_BYTES // 1024} KiB")
+    _check_depth(text)
     if "\t" in text and detect_format(text, filename) == "yaml":
         for number, line in enumerate(text.splitlines(), 1):
             indent = line[: len(line) - len(line.lstrip())]
             if "\t" in indent:
                 raise LoadError("tabs are not allowed for indentation in YAML", number)
-    if detect_format(text, filename) == "json":
-        return _load_json(text)
-    return _load_yaml(text)
+    try:
+        if detect_format(text, filename) == "json":
+            return _load_json(text)
+        return _load_yaml(text)
+    except RecursionError:  # deep block-style nesting: the scan above only sees brackets
+        raise LoadError("nested too deeply") from None

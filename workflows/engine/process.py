@@ -270,7 +270,7 @@ def run_process(
         poll = 0.001
         while True:
             now = time.monotonic()
-            if not exited and kill_at is None and deadline and now >= deadline:
+            if not exited and kill_at is None and deadline is not None and now >= deadline:
                 timed_out = True
                 with handle._lock:
                     handle._send_term_locked()
@@ -323,7 +323,8 @@ def run_process(
                     del pipes[fd]
                     if tag is not None:
                         tag.flush()
-            pass
+            if pidfd is None and not exited:
+                reap(os.WNOHANG)
 
         # Nothing of the task may outlive it: kill whatever of the group is left.
         _killpg(pid, signal.SIGKILL)
@@ -355,10 +356,10 @@ def run_process(
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+        # Popen did not reap it itself; a returncode keeps Popen.__del__ from warning.
+        proc.returncode = -1 if status is None else os.waitstatus_to_exitcode(status)
 
-    code = os.waitstatus_to_exitcode(status) if status is not None else None
-    # Popen did not reap it itself; a returncode keeps Popen.__del__ from warning or waiting.
-    proc.returncode = code if code is not None else -1
+    code = None if status is None else proc.returncode
     ended_at = time.time()
     peak_rss = max(rusage.ru_maxrss * 1024 if rusage else 0, handle._peak_rss)
     return ProcessResult(

@@ -568,7 +568,11 @@ def _retry(raw: Any, line: int, path: str, check: _Checker) -> Retry:
     retry.max_attempts = check.number(data, "max_attempts", path, 1, integer=True, minimum=1, maximum=100)
     retry.initial_delay = check.number(data, "initial_delay", path, 1.0, minimum=0)
     if "backoff" in data and "backoff_multiplier" in data:
-        check.error(data.line_of("backoff_multiplier"), f"{path}.backoff_multiplier", "give either backoff or backoff_multiplier")
+        check.error(
+            data.line_of("backoff_multiplier"),
+            f"{path}.backoff_multiplier",
+            "give either backoff or backoff_multiplier",
+        )
     key = "backoff_multiplier" if "backoff_multiplier" in data else "backoff"
     retry.backoff = check.number(data, key, path, 2.0, minimum=1)
     retry.max_delay = check.number(data, "max_delay", path, 60.0, minimum=0)
@@ -578,7 +582,9 @@ def _retry(raw: Any, line: int, path: str, check: _Checker) -> Retry:
         if isinstance(codes, int) and not isinstance(codes, bool):
             codes = [codes]
         if not isinstance(codes, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
-            check.error(data.line_of("retry_on_exit_codes"), f"{path}.retry_on_exit_codes", "must be a list of integers")
+            check.error(
+                data.line_of("retry_on_exit_codes"), f"{path}.retry_on_exit_codes", "must be a list of integers"
+            )
         else:
             retry.retry_on_exit_codes = frozenset(codes)
     return retry

@@ -19,7 +19,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("script")
         parser.add_argument(
-            "script_args", nargs="*", metavar="ARGS", help="Arguments for the script (put them after -- if they start with -)."
+            "script_args",
+            nargs="*",
+            metavar="ARGS",
+            help="Arguments for the script (put them after -- if they start with -).",
         )
         parser.add_argument("--timeout", type=float, default=None, help="Seconds before the script is killed.")
         parser.add_argument("--retries", type=int, default=0, help="Extra attempts after a failure.")

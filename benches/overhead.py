@@ -1,0 +1,116 @@
+"""Per-task overhead of the whole system against a bare thread pool, measured in one run.
+
+A 500-task wide DAG and a 100-deep chain of `true`, run through everything a user's run goes
+through (Huey queue, consumer, executor, database writes, live events), against a thread pool
+of the same width calling subprocess.run on the same commands. Prints both ratios.
+
+    .venv/bin/python benches/overhead.py [--repeat 3] [--width 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="bench-overhead-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+
+def wide(width: int, n: int = 500) -> str:
+    tasks = "\n".join(f'  t{i}: {{run: "true"}}' for i in range(n))
+    return f"name: wide\nmax_parallel: {width}\ntasks:\n{tasks}\n"
+
+
+def chain(n: int = 100) -> str:
+    lines = ['  t0: {run: "true"}'] + [f'  t{i}: {{run: "true", needs: [t{i - 1}]}}' for i in range(1, n)]
+    return "name: chain\nmax_parallel: 1\ntasks:\n" + "\n".join(lines) + "\n"
+
+
+def bare_pool(commands: list[list[str]], width: int) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        list(pool.map(lambda argv: subprocess.run(argv, check=True), commands))
+    return time.perf_counter() - start
+
+
+def bare_chain(commands: list[list[str]]) -> float:
+    start = time.perf_counter()
+    for argv in commands:
+        subprocess.run(argv, check=True)
+    return time.perf_counter() - start
+
+
+def through_system(text: str) -> float:
+    from django.db import connection
+
+    from tests.conftest import make_workflow
+    from workflows import runner
+    from workflows.models import Run
+
+    workflow = make_workflow(text)
+    start = time.perf_counter()
+    run = runner.create_run(workflow, trigger="api")
+    while True:
+        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
+        if status in Run.FINAL:
+            break
+        time.sleep(0.002)
+    elapsed = time.perf_counter() - start
+    assert status == Run.SUCCESS, status
+    connection.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--width", type=int, default=8)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from dashboard.management.commands.serve import start_embedded_consumer
+
+    consumer = start_embedded_consumer(workers=2)
+    argv = shlex.split("true")
+    results = {}
+    for name, text, bare in (
+        ("wide (500 tasks)", wide(args.width), lambda: bare_pool([argv] * 500, args.width)),
+        ("chain (100 deep)", chain(), lambda: bare_chain([argv] * 100)),
+    ):
+        ours, base = [], []
+        through_system(text)  # warm-up: imports, first connection, page cache
+        for _ in range(args.repeat):
+            base.append(bare())
+            ours.append(through_system(text))
+        b, o = statistics.median(base), statistics.median(ours)
+        n = 500 if "wide" in name else 100
+        results[name] = (o / b, b, o, (o - b) / n * 1000)
+    consumer.stop(graceful=False)
+    from django.conf import settings
+
+    print(
+        f"mode: {'embedded (SQLite)' if settings.EMBEDDED else 'scaled out (Redis + ' + settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1] + ')'}, width {args.width}, median of {args.repeat}"
+    )
+    for name, (ratio, b, o, per_task) in results.items():
+        print(
+            f"{name:18s} thread pool {b:7.3f}s  whole system {o:7.3f}s  ratio {ratio:5.2f}  (+{per_task:.2f} ms/task)"
+        )
+
+
+if __name__ == "__main__":
+    main()
