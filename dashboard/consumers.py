@@ -22,14 +22,18 @@ class _Authorised(AsyncJsonWebsocketConsumer):
     permission = "workflows.view_run"
 
     async def _refuse(self) -> bool:
+        """Refuse with a close code the page understands (a bare 403 looks like a network error)."""
         user = self.scope.get("user")
+        code = None
         if user is None or not user.is_authenticated:
-            await self.close(code=UNAUTHENTICATED)
-            return True
-        if not await database_sync_to_async(user.has_perm)(self.permission):
-            await self.close(code=FORBIDDEN)
-            return True
-        return False
+            code = UNAUTHENTICATED
+        elif not await database_sync_to_async(user.has_perm)(self.permission):
+            code = FORBIDDEN
+        if code is None:
+            return False
+        await self.accept()
+        await self.close(code=code)
+        return True
 
     # Frames that arrive while a snapshot is being read wait for it: sent before the snapshot,
     # the browser would drop them (it has no sequence number yet) and could miss a change.
@@ -62,6 +66,7 @@ class RunConsumer(_Authorised):
             return
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
         if not await database_sync_to_async(Run.objects.filter(pk=self.run_id).exists)():
+            await self.accept()
             await self.close(code=NOT_FOUND)
             return
         # Join before reading the snapshot: nothing committed after the read can be missed.

@@ -155,7 +155,7 @@ class RunRecorder(ex.Hooks):
                 _, node_id, attempt, stream, text, ts, lineno = item
                 code = STREAMS.get(stream, "o")
                 lines.append((self.run_id, self.tasks[node_id]["id"], attempt, lineno, code, ts, text))
-                log_events.setdefault((node_id, attempt), []).append([lineno, code, ts, text])
+                log_events.setdefault((node_id, attempt), []).append([lineno, stream, ts, text])
             elif kind == "start":
                 _, node_id, attempt, command, ready_at, started_at, pid = item
                 task = self.tasks[node_id]
@@ -197,7 +197,7 @@ class RunRecorder(ex.Hooks):
                     text = self.mask(f"warning: {warning}")
                     lineno = self._next_lineno(info.node_id, info.attempt)
                     lines.append((self.run_id, task["id"], info.attempt, lineno, "s", time.time(), text))
-                    log_events.setdefault((info.node_id, info.attempt), []).append([lineno, "s", time.time(), text])
+                    log_events.setdefault((info.node_id, info.attempt), []).append([lineno, "system", time.time(), text])
             elif kind == "state":
                 _, node_id, state, attempt, outcome, reason, ts = item
                 task = self.tasks[node_id]

@@ -174,8 +174,9 @@ class RunListSerializer(serializers.ModelSerializer):
         model = Run
         fields = [
             "id", "workflow", "workflow_name", "number", "status", "trigger", "triggered_by", "rerun_of",
-            "created_at", "started_at", "finished_at", "duration", "message",
+            "created_at", "started_at", "finished_at", "duration", "message", "last_seq",
         ]  # fmt: skip
+        extra_kwargs = {"last_seq": {"help_text": "Sequence number of the run's latest live event."}}
 
 
 class TaskRunSerializer(serializers.ModelSerializer):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from .conftest import PASSWORD, login, shot
 
 
-def test_anonymous_visitors_are_sent_to_sign_in(page, live_server):
-    page.goto(f"{live_server.url}/runs/")
-    assert page.url.startswith(f"{live_server.url}/login/")
+def test_anonymous_visitors_are_sent_to_sign_in(page, server):
+    page.goto(f"{server.url}/runs/")
+    assert page.url.startswith(f"{server.url}/login/")
     page.fill("input[name=username]", "operator")
     page.fill("input[name=password]", "wrong")
     page.click("button[type=submit]")
@@ -15,13 +15,13 @@ def test_anonymous_visitors_are_sent_to_sign_in(page, live_server):
     page.fill("input[name=username]", "operator")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/runs/")
+    page.wait_for_url(f"{server.url}/runs/")
     assert page.locator("h1").inner_text().startswith("Runs")
 
 
-def test_an_invalid_workflow_shows_the_error_at_its_line(page, live_server):
-    login(page, live_server, "operator")
-    page.goto(f"{live_server.url}/workflows/new/")
+def test_an_invalid_workflow_shows_the_error_at_its_line(page, server):
+    login(page, server, "operator")
+    page.goto(f"{server.url}/workflows/new/")
     page.fill(
         "#source",
         "name: form_demo\ntasks:\n  extract: {run: 'echo hi'}\n  load: {run: 'echo load', needs: [extrct]}\n",
@@ -49,7 +49,7 @@ def test_an_invalid_workflow_shows_the_error_at_its_line(page, live_server):
     assert page.locator("h1").inner_text().startswith("form_demo")
 
 
-def test_a_viewer_cannot_open_the_workflow_form(page, live_server):
-    login(page, live_server, "viewer")
-    response = page.goto(f"{live_server.url}/workflows/new/")
+def test_a_viewer_cannot_open_the_workflow_form(page, server):
+    login(page, server, "viewer")
+    response = page.goto(f"{server.url}/workflows/new/")
     assert response.status == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["ProcessHandle", "ProcessResult", "run_process"]
 
@@ -22,6 +24,8 @@ _READ_SIZE = 65536
 # No fd signals these events, so they are polled: a process exit when pidfd_open is
 # unavailable, and a process group emptying during the grace period after SIGTERM.
 _FALLBACK_POLL_MAX_S = 0.05
+_SAMPLE_FIRST_S = 0.02
+_SAMPLE_MAX_S = 1.0
 _GROUP_POLL_S = 0.02
 _PIDFD = "pidfd"
 _WAKE = "wake"
@@ -49,6 +53,31 @@ class ProcessResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
+
+
+def _vm_hwm(pid: int) -> int:
+    """The process's own peak RSS so far (VmHWM), in bytes; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _trusted_maxrss(rusage: Any) -> int:
+    """wait4's ru_maxrss, unless it may be ours.
+
+    A child starts life in (a copy of) this process's memory, and the kernel carries that
+    memory's high-water mark into the child's ru_maxrss when it execs. So a child figure at or
+    below our own peak says nothing about the child: then only the sampled figures count.
+    """
+    if rusage is None:
+        return 0
+    child = rusage.ru_maxrss * 1024
+    return child if child > resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 else 0
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -209,6 +238,9 @@ def run_process(
     except (OSError, ValueError) as exc:
         return ProcessResult(started_at=started_at, ended_at=time.time(), error=f"cannot start: {exc}")
     pid = proc.pid  # == pgid, thanks to start_new_session
+    # Popen returns after the child's exec (vfork), so this is the command's own memory: the
+    # floor of its peak when wait4's figure can't be trusted (see _trusted_maxrss).
+    first_hwm = _vm_hwm(pid)
     # select.poll rather than selectors/epoll: no extra fd and no Python-level bookkeeping,
     # which is measurable when a task is as short as `true`.
     poller = select.poll()
@@ -267,6 +299,8 @@ def run_process(
             on_start(pid)
 
         deadline = t0 + timeout if timeout is not None else None
+        sample_every = _SAMPLE_FIRST_S
+        sample_at = t0 + sample_every
         poll = 0.001
         while True:
             now = time.monotonic()
@@ -293,6 +327,14 @@ def run_process(
                 wake_times.append(deadline)
             if kill_at is not None and not killed:
                 wake_times.append(kill_at)
+            if not exited:
+                # Memory samples at 20 ms, 40 ms, ... then every second: wait4's peak can't be
+                # trusted for a child smaller than us (_trusted_maxrss), so these are the figure.
+                if now >= sample_at:
+                    handle.usage()
+                    sample_every = min(sample_every * 2, _SAMPLE_MAX_S)
+                    sample_at = now + sample_every
+                wake_times.append(sample_at)
             wait = max(0.0, min(wake_times) - now) if wake_times else None
             if pidfd is None and not exited:
                 wait = poll if wait is None else min(wait, poll)
@@ -361,7 +403,7 @@ def run_process(
 
     code = None if status is None else proc.returncode
     ended_at = time.time()
-    peak_rss = max(rusage.ru_maxrss * 1024 if rusage else 0, handle._peak_rss)
+    peak_rss = max(_trusted_maxrss(rusage), handle._peak_rss, first_hwm)
     return ProcessResult(
         exit_code=code if code is not None and code >= 0 else None,
         signal=-code if code is not None and code < 0 else None,
