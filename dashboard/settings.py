@@ -127,6 +127,13 @@ TEMPLATES = [
 
 # ---------------------------------------------------------------- database
 
+# WAL lets pages read while a run writes; IMMEDIATE takes the write lock at BEGIN so two
+# writers queue on busy_timeout instead of failing a lock upgrade.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {
@@ -134,18 +141,14 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0), conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "runner.sqlite3",
-            "OPTIONS": {
-                # WAL lets pages read while a run writes; IMMEDIATE takes the write lock at BEGIN
-                # so two writers queue on busy_timeout instead of failing a lock upgrade.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             "TEST": {"NAME": str(DATA_DIR / "test-runner.sqlite3")},
         }
     }

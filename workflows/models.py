@@ -19,6 +19,12 @@ def _parse_cached(source: str, fmt: str) -> WorkflowSpec:
     return parse_workflow(source, f"workflow.{fmt}")
 
 
+@functools.lru_cache(maxsize=64)
+def _plan_cached(source: str, fmt: str) -> Plan:
+    # Plans are read-only once built, so runs of one workflow version share one.
+    return build_plan(_parse_cached(source, fmt))
+
+
 class Workflow(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -74,6 +80,9 @@ class WorkflowVersion(models.Model):
 
     def spec(self) -> WorkflowSpec:
         return _parse_cached(self.source, self.format)
+
+    def plan(self) -> Plan:
+        return _plan_cached(self.source, self.format)
 
 
 class Run(models.Model):
@@ -138,7 +147,7 @@ class Run(models.Model):
         return self.workflow_version.spec()
 
     def plan(self) -> Plan:
-        return build_plan(self.spec())
+        return self.workflow_version.plan()
 
 
 class TaskRun(models.Model):

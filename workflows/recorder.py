@@ -110,20 +110,15 @@ class RunRecorder(ex.Hooks):
             while True:
                 items = [self._queue.get()]
                 # Adaptive group commit: after a quiet spell an event is written and sent at
-                # once; while the run is busy, wait a moment so one transaction carries many.
-                busy = time.monotonic() - last_flush < BUSY_WINDOW
-                deadline = time.monotonic() + COALESCE if busy else 0.0
-                while len(items) < MAX_BATCH:
+                # once; while the run is busy, sleep a moment (not woken by each new record)
+                # so that one transaction carries many.
+                if time.monotonic() - last_flush < BUSY_WINDOW and items[0] is not None:
+                    time.sleep(COALESCE)
+                while len(items) < MAX_BATCH and items[-1] is not None:
                     try:
                         items.append(self._queue.get_nowait())
                     except queue.Empty:
-                        left = deadline - time.monotonic()
-                        if left <= 0 or None in items:
-                            break
-                        try:
-                            items.append(self._queue.get(timeout=left))
-                        except queue.Empty:
-                            break
+                        break
                 stop = None in items
                 self._flush([i for i in items if i is not None])
                 last_flush = time.monotonic()
@@ -143,8 +138,8 @@ class RunRecorder(ex.Hooks):
             return
         lines: list[tuple] = []
         log_events: dict[tuple[str, int], list] = {}
-        new_attempts: list[tuple] = []
-        attempt_updates: list[tuple] = []
+        new_attempts: dict[tuple[int, int], dict[str, Any]] = {}  # started in this batch
+        attempt_updates: list[dict[str, Any]] = []  # started in an earlier batch
         task_updates: dict[str, dict[str, Any]] = {}
         changed: list[str] = []
         usage: dict[str, dict[str, Any]] = {}
@@ -160,7 +155,10 @@ class RunRecorder(ex.Hooks):
                 _, node_id, attempt, command, ready_at, started_at, pid = item
                 task = self.tasks[node_id]
                 command = self.mask(command)
-                new_attempts.append((task["id"], attempt, command, _dt(ready_at), _dt(started_at), pid, self.host))
+                new_attempts[(task["id"], attempt)] = {
+                    "taskrun": task["id"], "number": attempt, "command": command, "ready_at": _dt(ready_at),
+                    "started_at": _dt(started_at), "pid": pid, "host": self.host, "status": "running",
+                }  # fmt: skip
                 fields = {"status": TaskRun.RUNNING, "attempts": attempt, "command": command}
                 if task["started_at"] is None:
                     fields["started_at"] = _dt(started_at)
@@ -169,22 +167,17 @@ class RunRecorder(ex.Hooks):
                 info: ex.AttemptInfo = item[1]
                 r = info.result
                 task = self.tasks[info.node_id]
-                attempt_updates.append(
-                    (
-                        info.status,
-                        _dt(r.ended_at),
-                        r.exit_code,
-                        r.signal,
-                        r.wall_s,
-                        r.cpu_user_s,
-                        r.cpu_sys_s,
-                        r.peak_rss_bytes,
-                        self.mask(r.error or ""),
-                        info.retry_delay,
-                        task["id"],
-                        info.attempt,
-                    )  # fmt: skip
-                )
+                end = {
+                    "status": info.status, "finished_at": _dt(r.ended_at), "exit_code": r.exit_code,
+                    "signal": r.signal, "wall_s": r.wall_s, "cpu_user_s": r.cpu_user_s, "cpu_sys_s": r.cpu_sys_s,
+                    "peak_rss_bytes": r.peak_rss_bytes, "error": self.mask(r.error or ""),
+                    "retry_delay": info.retry_delay,
+                }  # fmt: skip
+                started = new_attempts.get((task["id"], info.attempt))
+                if started is not None:  # started and ended within one batch: one INSERT
+                    started.update(end)
+                else:
+                    attempt_updates.append({**end, "taskrun": task["id"], "number": info.attempt})
                 fields = {
                     "wall_s": (task["wall_s"] or 0.0) + r.wall_s,
                     "cpu_s": (task["cpu_s"] or 0.0) + r.cpu_s,
@@ -197,7 +190,9 @@ class RunRecorder(ex.Hooks):
                     text = self.mask(f"warning: {warning}")
                     lineno = self._next_lineno(info.node_id, info.attempt)
                     lines.append((self.run_id, task["id"], info.attempt, lineno, "s", time.time(), text))
-                    log_events.setdefault((info.node_id, info.attempt), []).append([lineno, "system", time.time(), text])
+                    log_events.setdefault((info.node_id, info.attempt), []).append(
+                        [lineno, "system", time.time(), text]
+                    )
             elif kind == "state":
                 _, node_id, state, attempt, outcome, reason, ts = item
                 task = self.tasks[node_id]
@@ -226,7 +221,7 @@ class RunRecorder(ex.Hooks):
             if lines:
                 sql.insert_lines(cursor, lines)
             if new_attempts:
-                sql.insert_attempts(cursor, new_attempts)
+                sql.insert_attempts(cursor, list(new_attempts.values()))
             if attempt_updates:
                 sql.finish_attempts(cursor, attempt_updates)
             if task_updates:
@@ -248,76 +243,130 @@ class RunRecorder(ex.Hooks):
             changed.append(node_id)
 
 
+ATTEMPT_COLUMNS = (
+    "taskrun", "number", "command", "ready_at", "started_at", "pid", "host", "status", "finished_at",
+    "exit_code", "signal", "wall_s", "cpu_user_s", "cpu_sys_s", "peak_rss_bytes", "error", "retry_delay",
+)  # fmt: skip
+ATTEMPT_END = ATTEMPT_COLUMNS[7:]
+ATTEMPT_DEFAULTS = {"error": ""}
+
+
 class HotSql:
-    """Statements for the recorder's hot path, written once: per event, the ORM's Python work
-    (compiling the query, building model instances) costs several times SQLite's own."""
+    """Statements for the recorder's hot path: a batch per statement.
+
+    Per event, the ORM's Python work (compiling the query, building instances, converting
+    each value) costs several times SQLite's own; in a busy run that is what slows tasks down.
+    """
 
     def __init__(self, conn: Any):
         self.conn = conn
-        self._task_updates: dict[tuple[str, ...], str] = {}
+        self.q = conn.ops.quote_name
+        self.sqlite = conn.vendor == "sqlite"
         self.insert_lines_sql = self._insert(LogLine, ("run", "taskrun", "attempt", "lineno", "stream", "ts", "text"))
-        attempt_cols = ("taskrun", "number", "command", "ready_at", "started_at", "pid", "host")
-        self.attempt_cols = attempt_cols
-        self.insert_attempts_sql = self._insert(TaskAttempt, (*attempt_cols, "status", "error"))
-        finish = ("status", "finished_at", "exit_code", "signal", "wall_s", "cpu_user_s", "cpu_sys_s",
-                  "peak_rss_bytes", "error", "retry_delay")  # fmt: skip
-        self.finish_cols = finish
-        q = conn.ops.quote_name
-        sets = ", ".join(f"{q(self._column(TaskAttempt, f))} = %s" for f in finish)
-        self.finish_sql = (
-            f"UPDATE {q(TaskAttempt._meta.db_table)} SET {sets} WHERE {q('taskrun_id')} = %s AND {q('number')} = %s"
-        )
+        self.insert_attempts_sql = self._insert(TaskAttempt, ATTEMPT_COLUMNS)
 
     @staticmethod
     def _column(model: Any, name: str) -> str:
         return model._meta.get_field(name).column
 
     def _insert(self, model: Any, names: tuple[str, ...]) -> str:
-        q = self.conn.ops.quote_name
-        cols = ", ".join(q(self._column(model, n)) for n in names)
-        return f"INSERT INTO {q(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
+        cols = ", ".join(self.q(self._column(model, n)) for n in names)
+        return f"INSERT INTO {self.q(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
 
     def _prep(self, model: Any, name: str, value: Any) -> Any:
         if value is None or isinstance(value, (int, float, str)) and not isinstance(value, bool):
             return value
+        if isinstance(value, datetime):
+            # What Django's backends store, without its per-value checks: naive UTC text on SQLite.
+            return str(value.astimezone(UTC).replace(tzinfo=None)) if self.sqlite else value
         return model._meta.get_field(name).get_db_prep_save(value, connection=self.conn)
 
+    # Each statement below writes a whole batch: executemany would cross into SQLite (and give
+    # up the GIL) once per row, and in a busy run every crossing waits for the task threads.
+    CHUNK = 400
+
+    def _insert_rows(self, cursor: Any, statement: str, rows: list[list[Any]]) -> None:
+        if not rows:
+            return
+        head, values = statement.split(" VALUES ", 1)
+        for start in range(0, len(rows), self.CHUNK):
+            chunk = rows[start : start + self.CHUNK]
+            cursor.execute(f"{head} VALUES {', '.join([values] * len(chunk))}", [v for row in chunk for v in row])
+
+    def _update_rows(self, cursor: Any, model: Any, keys: tuple[str, ...], names: tuple[str, ...], rows: list) -> None:
+        """UPDATE ... FROM a VALUES list (SQLite 3.33+, PostgreSQL): one statement for many rows."""
+        q, table = self.q, self.q(model._meta.db_table)
+        cols = [*keys, *names]
+        aliases = [f"c{i}" for i in range(len(cols))]
+
+        def value(i: int, name: str) -> str:
+            if self.sqlite:
+                return f"v.{aliases[i]}"
+            # PostgreSQL types a VALUES column from its contents (text, for an all-NULL one).
+            db_type = model._meta.get_field(name.removesuffix("_id")).db_type(self.conn)
+            return f"CAST(v.{aliases[i]} AS {db_type})"
+
+        sets = ", ".join(f"{q(self._column(model, n))} = {value(len(keys) + i, n)}" for i, n in enumerate(names))
+        match = " AND ".join(f"{table}.{q(k)} = {value(i, k)}" for i, k in enumerate(keys))
+        row_sql = "(" + ", ".join(["%s"] * len(cols)) + ")"
+        for start in range(0, len(rows), self.CHUNK):
+            chunk = rows[start : start + self.CHUNK]
+            cursor.execute(
+                f"WITH v({', '.join(aliases)}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "
+                f"UPDATE {table} SET {sets} FROM v WHERE {match}",
+                [x for row in chunk for x in row],
+            )
+
+    def insert_rows(self, cursor: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+        """Insert dicts of field values; unnamed fields get their model default."""
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        defaults = {f.name: f.get_default() for f in fields}
+        statement = self._insert(model, tuple(f.name for f in fields))
+        prep = self._prep
+        self._insert_rows(
+            cursor,
+            statement,
+            [[prep(model, f.name, row.get(f.name, defaults[f.name])) for f in fields] for row in rows],
+        )
+
     def insert_lines(self, cursor: Any, rows: list[tuple]) -> None:
-        cursor.executemany(self.insert_lines_sql, rows)
+        self._insert_rows(cursor, self.insert_lines_sql, [list(row) for row in rows])
 
-    def insert_attempts(self, cursor: Any, rows: list[tuple]) -> None:
-        prepped = [
-            tuple(self._prep(TaskAttempt, n, v) for n, v in zip(self.attempt_cols, row)) + ("running", "")
-            for row in rows
-        ]
-        cursor.executemany(self.insert_attempts_sql, prepped)
+    def insert_attempts(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+        prep = self._prep
+        self._insert_rows(
+            cursor,
+            self.insert_attempts_sql,
+            [[prep(TaskAttempt, n, row.get(n, ATTEMPT_DEFAULTS.get(n))) for n in ATTEMPT_COLUMNS] for row in rows],
+        )
 
-    def finish_attempts(self, cursor: Any, rows: list[tuple]) -> None:
-        prepped = [
-            tuple(self._prep(TaskAttempt, n, v) for n, v in zip(self.finish_cols, row[:-2])) + row[-2:] for row in rows
-        ]
-        cursor.executemany(self.finish_sql, prepped)
+    def finish_attempts(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+        prep = self._prep
+        self._update_rows(
+            cursor,
+            TaskAttempt,
+            ("taskrun_id", "number"),
+            ATTEMPT_END,
+            [[row["taskrun"], row["number"], *(prep(TaskAttempt, n, row[n]) for n in ATTEMPT_END)] for row in rows],
+        )
 
     def update_tasks(self, cursor: Any, updates: list[tuple[int, dict[str, Any]]]) -> None:
-        q = self.conn.ops.quote_name
+        """One statement per set of changed columns (usually one or two per batch)."""
+        groups: dict[tuple[str, ...], list[list[Any]]] = {}
         for pk, fields in updates:
-            names = tuple(fields)
-            statement = self._task_updates.get(names)
-            if statement is None:
-                sets = ", ".join(f"{q(self._column(TaskRun, n))} = %s" for n in names)
-                statement = f"UPDATE {q(TaskRun._meta.db_table)} SET {sets} WHERE {q('id')} = %s"
-                self._task_updates[names] = statement
-            cursor.execute(statement, [self._prep(TaskRun, n, fields[n]) for n in names] + [pk])
+            names = tuple(sorted(fields))
+            groups.setdefault(names, []).append([pk, *(self._prep(TaskRun, n, fields[n]) for n in names)])
+        for names, rows in groups.items():
+            self._update_rows(cursor, TaskRun, ("id",), names, rows)
 
     def allocate_seqs(self, cursor: Any, run_id: int, count: int, run_fields: dict[str, Any]) -> list[int]:
         if not count:
             return []
-        q = self.conn.ops.quote_name
         names = list(run_fields)
-        sets = "".join(f", {q(self._column(Run, n))} = %s" for n in names)
+        sets = "".join(f", {self.q(self._column(Run, n))} = %s" for n in names)
         cursor.execute(
-            f"UPDATE {q(Run._meta.db_table)} SET {q('last_seq')} = {q('last_seq')} + %s{sets} "
-            f"WHERE {q('id')} = %s RETURNING {q('last_seq')}",
+            f"UPDATE {self.q(Run._meta.db_table)} SET {self.q('last_seq')} = {self.q('last_seq')} + %s{sets} "
+            f"WHERE {self.q('id')} = %s RETURNING {self.q('last_seq')}",
             [count, *(self._prep(Run, n, run_fields[n]) for n in names), run_id],
         )
         last = cursor.fetchone()[0]

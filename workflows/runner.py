@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from django.utils import timezone
 from .engine import executor as ex
 from .engine.spec import WorkflowSpec
 from .models import Run, TaskAttempt, TaskRun, WorkerHeartbeat, Workflow, WorkflowVersion
-from .recorder import RunRecorder, commit_changes
+from .recorder import HotSql, RunRecorder, commit_changes
 
 log = logging.getLogger("runner")
 
@@ -141,9 +141,7 @@ def create_run(
     version = rerun_of.workflow_version if rerun_of else workflow.versions.get(version=workflow.version)
     spec = version.spec()
     values = dict(rerun_of.params) if rerun_of else resolve_params(spec, params)
-    from .engine.dag import build_plan
-
-    plan = build_plan(spec)
+    plan = version.plan()
     reuse = reuse or {}
     with transaction.atomic():
         Workflow.objects.select_for_update().filter(pk=workflow.pk).exists()
@@ -155,13 +153,16 @@ def create_run(
         )  # fmt: skip
         rows = []
         for position, (node_id, node) in enumerate(plan.nodes.items()):
+            row = {"run": run.pk, "node_id": node_id, "task_id": node.task.id, "leg": node.leg, "position": position}
             old = reuse.get(node_id)
-            row = TaskRun(run=run, node_id=node_id, task_id=node.task.id, leg=node.leg, position=position)
             if old is not None:
-                row.status, row.outputs, row.exit_code, row.reused = TaskRun.SUCCESS, old.outputs, old.exit_code, True
-                row.attempts, row.reason = 0, f"reused from run #{old.run.number}"
+                row.update(
+                    status=TaskRun.SUCCESS, outputs=old.outputs, exit_code=old.exit_code, reused=True,
+                    reason=f"reused from run #{old.run.number}",
+                )  # fmt: skip
             rows.append(row)
-        TaskRun.objects.bulk_create(rows)
+        with connection.cursor() as cursor:
+            HotSql(connection).insert_rows(cursor, TaskRun, rows)  # 500 tasks: ~10 ms, not ~80
         if enqueue:
             transaction.on_commit(lambda: enqueue_run(run.pk))
     commit_changes(run.pk, run_fields={"status": Run.QUEUED, "created_at": run.created_at}, to_run_list=True)
@@ -266,7 +267,7 @@ def execute(run_id: int) -> str | None:
     plan = run.plan()
     recorder = RunRecorder(run)
     recorder.run_state(status=Run.RUNNING, started_at=started, worker=me)
-    initial, attempts_used = _resume_state(run)
+    initial, attempts_used = _resume_state(recorder.tasks.values())
     executor = ex.Executor(
         plan, recorder, params=run.params, base_env=task_environment(), base_dir=run.workflow.workdir(),
         run_id=str(run.pk), initial=initial, attempts_used=attempts_used,
@@ -317,11 +318,11 @@ def site_url() -> str:
     return settings.SITE_URL
 
 
-def _resume_state(run: Run) -> tuple[dict[str, ex.NodeOutcome], dict[str, int]]:
+def _resume_state(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, ex.NodeOutcome], dict[str, int]]:
     """What an earlier (crashed) execution of this run already settled."""
     initial: dict[str, ex.NodeOutcome] = {}
     attempts: dict[str, int] = {}
-    for row in run.tasks.values("node_id", "status", "exit_code", "outputs", "attempts", "reason"):
+    for row in rows:
         if row["status"] in ex.TERMINAL:
             initial[row["node_id"]] = ex.NodeOutcome(
                 row["status"], row["exit_code"], row["outputs"] or {}, row["attempts"], row["reason"]

@@ -737,7 +737,7 @@ def test_it_sets_the_runner_variables(tmp_path: Path) -> None:
         name: nightly
         tasks:
           t:
-            run: 'echo "$RUNNER_RUN_ID $RUNNER_WORKFLOW $RUNNER_TASK $RUNNER_NODE $RUNNER_ATTEMPT $RUNNER_MATRIX_FORMAT_NAME" > vars.txt; test -f "$RUNNER_OUTPUT"'
+            run: 'echo "$RUNNER_RUN_ID $RUNNER_WORKFLOW $RUNNER_TASK $RUNNER_NODE $RUNNER_ATTEMPT $RUNNER_MATRIX_FORMAT_NAME" > vars.txt; test -d "$(dirname "$RUNNER_OUTPUT")"'
             matrix: {format-name: [csv]}
         """,
         tmp_path,

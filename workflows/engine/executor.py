@@ -9,7 +9,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-import queue
 import random
 import shlex
 import shutil
@@ -17,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,10 +139,12 @@ class Executor:
         self.attempts: dict[str, int] = {n: 0 for n in plan.nodes}
         self.attempts.update(attempts_used or {})
         self.rng = rng or random.Random()
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._handles: dict[str, ProcessHandle] = {}
         self._started: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)  # one lock guards all scheduling state
+        self._ready: list[tuple[int, int, str]] = []
+        self._delayed: list[tuple[float, int, str]] = []
         self._cancel_reason: str | None = None
         self._ready_at: dict[str, float] = {}
         self._scheduled: set[str] = set()  # pushed to ready (or waiting for a retry), not final yet
@@ -155,73 +155,96 @@ class Executor:
     # ------------------------------------------------------------------ public
 
     def cancel(self, reason: str = "cancelled") -> None:
-        with self._lock:
+        with self._wake:
             if self._cancel_reason is None:
                 self._cancel_reason = reason
             handles = list(self._handles.values())
+            self._wake.notify_all()
         for handle in handles:
             handle.cancel()
-        self._done.put(None)
 
     @property
     def cancelled(self) -> bool:
         return self._cancel_reason is not None
 
     def run(self) -> RunOutcome:
-        tmp = tempfile.mkdtemp(prefix="runner-")
+        """Run every node to a final state and return the run's outcome.
+
+        There is no scheduler thread: each of `max_parallel` workers finishes its attempt,
+        decides what became ready (under one lock) and goes on with the next ready node itself.
+        A chain of short tasks thus runs on one thread with no hand-offs between tasks.
+        """
+        # Outputs files live in RAM where there is a tmpfs.
+        tmp = tempfile.mkdtemp(prefix="runner-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
         self._tmp = tmp
-        pool = ThreadPoolExecutor(max_workers=self.spec.max_parallel, thread_name_prefix="task")
         sampler = self._start_sampler()
-        deadline = time.monotonic() + self.spec.timeout if self.spec.timeout else None
-        ready: list[tuple[int, int, str]] = []
-        delayed: list[tuple[float, int, str]] = []
-        running = 0
+        timer = None
+        if self.spec.timeout:
+            timer = threading.Timer(self.spec.timeout, self._time_out)
+            timer.daemon = True
+            timer.start()
         try:
-            for node_id in self.plan.nodes:
-                if node_id not in self.outcomes and node_id not in self._scheduled and self._upstream_done(node_id):
-                    self._consider(node_id, ready)
-            while True:
-                if self.cancelled:
-                    self._cancel_waiting(ready, delayed)
-                if running == 0 and not ready and not delayed:
-                    break
-                while ready and running < self.spec.max_parallel and not self.cancelled:
-                    _prio, _seq, node_id = heapq.heappop(ready)
-                    self.attempts[node_id] += 1
-                    running += 1
-                    self._running.add(node_id)
-                    pool.submit(self._attempt, node_id, self.attempts[node_id])
-                timeout = None
-                now = time.monotonic()
-                if delayed:
-                    timeout = max(0.0, delayed[0][0] - now)
-                if deadline is not None:
-                    left = max(0.0, deadline - now)
-                    timeout = left if timeout is None else min(timeout, left)
-                try:
-                    item = self._done.get(timeout=timeout)
-                except queue.Empty:
-                    item = None
-                if deadline is not None and time.monotonic() >= deadline and not self.cancelled:
-                    self.cancel(f"the run timed out after {self.spec.timeout:g}s")
-                    self._timed_out = True
-                now = time.monotonic()
-                while delayed and delayed[0][0] <= now and not self.cancelled:
-                    _t, _seq, node_id = heapq.heappop(delayed)
-                    self._ready_at[node_id] = time.time()
-                    heapq.heappush(ready, (-self.plan.nodes[node_id].task.priority, next(self._counter), node_id))
-                if item is None:
-                    continue
-                running -= 1
-                node_id, info = item
-                self._running.discard(node_id)
-                self._finish_attempt(node_id, info, ready, delayed)
+            with self._wake:
+                for node_id in self.plan.nodes:
+                    if node_id not in self.outcomes and node_id not in self._scheduled and self._upstream_done(node_id):
+                        self._consider(node_id, self._ready)
+            width = max(1, min(self.spec.max_parallel, len(self.plan.nodes) - len(self.outcomes)))
+            workers = [threading.Thread(target=self._work, name=f"task-{i}", daemon=True) for i in range(width - 1)]
+            for worker in workers:
+                worker.start()
+            self._work()  # this thread is a worker too
+            for worker in workers:
+                worker.join()
         finally:
+            if timer is not None:
+                timer.cancel()
             if sampler is not None:
                 sampler.set()
-            pool.shutdown(wait=True)
             shutil.rmtree(tmp, ignore_errors=True)
         return self._outcome()
+
+    def _time_out(self) -> None:
+        self._timed_out = True
+        self.cancel(f"the run timed out after {self.spec.timeout:g}s")
+
+    def _work(self) -> None:
+        """One worker: take the next ready node, run one attempt, record what follows; repeat."""
+        ready, delayed = self._ready, self._delayed
+        while True:
+            with self._wake:
+                while True:
+                    if self.cancelled:
+                        self._cancel_waiting(ready, delayed)
+                    now = time.monotonic()
+                    while delayed and delayed[0][0] <= now and not self.cancelled:
+                        _due, _seq, node_id = heapq.heappop(delayed)
+                        self._ready_at[node_id] = time.time()
+                        heapq.heappush(ready, (-self.plan.nodes[node_id].task.priority, next(self._counter), node_id))
+                    if ready and not self.cancelled:
+                        _prio, _seq, node_id = heapq.heappop(ready)
+                        break
+                    if not ready and not delayed and not self._running:
+                        self._wake.notify_all()  # the run is over: let the others leave too
+                        return
+                    self._wake.wait(delayed[0][0] - now if delayed else None)
+                self.attempts[node_id] += 1
+                attempt = self.attempts[node_id]
+                self._running.add(node_id)
+                node = self.plan.nodes[node_id]
+                # Read under the lock: other workers add outcomes while this attempt runs.
+                ctx = self._context(node) if self._refs[node.task.id] else None
+            info = self._attempt(node_id, attempt, ctx)
+            with self._wake:
+                self._running.discard(node_id)
+                ready_before, delayed_before = len(ready), len(delayed)
+                self._finish_attempt(node_id, info, ready, delayed)
+                # Wake idle workers only for work this made ready, less the one we take next.
+                if len(ready) - ready_before > 1:
+                    self._wake.notify(len(ready) - ready_before - 1)
+                if len(delayed) != delayed_before:
+                    self._wake.notify()  # a waiting worker must time the retry
+                if not ready and not delayed and not self._running:
+                    self._wake.notify_all()
 
     # ------------------------------------------------------------------ scheduling
 
@@ -333,9 +356,9 @@ class Executor:
 
     # ------------------------------------------------------------------ one attempt (pool thread)
 
-    def _attempt(self, node_id: str, attempt: int) -> None:
+    def _attempt(self, node_id: str, attempt: int, ctx: Mapping[str, Any] | None) -> AttemptInfo:
         try:
-            info = self._run_attempt(node_id, attempt)
+            return self._run_attempt(node_id, attempt, ctx)
         except BaseException as exc:  # a hook failed: report it as the attempt's failure, never hang
             now = time.time()
             # A ${{ }} that cannot be rendered is the workflow's mistake, not ours: say so plainly.
@@ -343,17 +366,16 @@ class Executor:
             result = ProcessResult(
                 None, None, False, False, now, now, 0.0, 0.0, 0.0, 0, error or f"internal error: {exc!r}", None
             )
-            info = AttemptInfo(node_id, attempt, result, "failed", {}, [], None)
-        self._done.put((node_id, info))
+            return AttemptInfo(node_id, attempt, result, "failed", {}, [], None)
 
-    def _run_attempt(self, node_id: str, attempt: int) -> AttemptInfo:
+    def _run_attempt(self, node_id: str, attempt: int, ctx: Mapping[str, Any] | None) -> AttemptInfo:
         node = self.plan.nodes[node_id]
         task = node.task
-        ctx = self._context(node) if self._refs[task.id] else None
         argv = command_argv(task.run, ctx)
         command = argv[2] if argv[:2] == ["/bin/sh", "-c"] else shlex.join(argv)
+        # Not created up front (GitHub creates $GITHUB_OUTPUT): `>> "$RUNNER_OUTPUT"` creates it,
+        # most tasks never write one, and every system call counts when a task is `true`.
         out_path = os.path.join(self._tmp, f"{next(self._counter)}.out")
-        open(out_path, "w").close()
         env = self._env(node, attempt, ctx, out_path)
         handle = ProcessHandle()
         with self._lock:
@@ -396,6 +418,9 @@ class Executor:
         try:
             with open(out_path, encoding="utf-8", errors="replace") as fh:
                 outputs, warnings = parse_outputs(fh.read())
+            os.unlink(out_path)
+        except FileNotFoundError:
+            outputs, warnings = {}, []
         except OSError as exc:
             outputs, warnings = {}, [f"could not read outputs: {exc}"]
         outputs = self.hooks.filter_outputs(node_id, outputs)
@@ -420,7 +445,7 @@ class Executor:
         env = dict(self.base_env)
         for source in (self.spec.env, node.task.env):
             for key, value in source.items():
-                env[key] = conditions.render(value, ctx or self._context(node)) if "${{" in value else value
+                env[key] = conditions.render(value, ctx or {}) if "${{" in value else value
         env.update(
             RUNNER_OUTPUT=out_path,
             RUNNER_RUN_ID=str(self.run_id),

@@ -47,7 +47,11 @@ class LineList(list):
         return lines[index] if index < len(lines) else self.line
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: several times faster on big files.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader that records lines, reports duplicate keys and uses YAML 1.2 booleans."""
 
     def __init__(self, stream: str):
@@ -84,7 +88,7 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_line_sequence
 # country codes [se, no] loses Norway); follow YAML 1.2 and only take true/false.
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")

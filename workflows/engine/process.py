@@ -24,7 +24,7 @@ _READ_SIZE = 65536
 # No fd signals these events, so they are polled: a process exit when pidfd_open is
 # unavailable, and a process group emptying during the grace period after SIGTERM.
 _FALLBACK_POLL_MAX_S = 0.05
-_SAMPLE_FIRST_S = 0.02
+_SAMPLE_FIRST_S = 0.05
 _SAMPLE_MAX_S = 1.0
 _GROUP_POLL_S = 0.02
 _PIDFD = "pidfd"
@@ -53,18 +53,6 @@ class ProcessResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
-
-
-def _vm_hwm(pid: int) -> int:
-    """The process's own peak RSS so far (VmHWM), in bytes; 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def _trusted_maxrss(rusage: Any) -> int:
@@ -128,34 +116,59 @@ class ProcessHandle:
             _killpg(self.pgid, signal.SIGTERM)
 
     def usage(self) -> tuple[float, int]:
-        """(CPU seconds so far, current RSS bytes) of the process tree; (0.0, 0) if not running."""
-        import psutil  # imported lazily: only live sampling of long tasks needs it
+        """(CPU seconds so far, current RSS bytes) of the process tree; (0.0, 0) if not running.
 
+        Walks the tree through /proc/<pid>/task/<tid>/children rather than psutil's children(),
+        which reads every process on the machine to find one tree.
+        """
         with self._lock:
             if self.pid is None or self._reaped:
                 return 0.0, 0
-            try:
-                # Bound under the lock, so it cannot be a recycled pid of an already reaped child.
-                root = psutil.Process(self.pid)
-            except psutil.Error:
-                return 0.0, 0
-        try:
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return 0.0, 0
+            root = self.pid
         cpu, rss = 0.0, 0
-        for proc in procs:
-            try:
-                with proc.oneshot():
-                    times, mem = proc.cpu_times(), proc.memory_info()
-            except psutil.Error:
+        stack = [root]
+        seen: set[int] = set()
+        while stack:
+            pid = stack.pop()
+            if pid in seen:
                 continue
-            # children_* holds already reaped descendants, which are no longer in the tree.
-            cpu += times.user + times.system + times.children_user + times.children_system
-            rss += mem.rss
+            seen.add(pid)
+            stat = _proc_stat(pid)
+            if stat is None:
+                continue
+            # utime, stime and (already reaped) children's cutime, cstime, then rss in pages.
+            cpu += (stat[11] + stat[12] + stat[13] + stat[14]) / _CLOCK_TICKS
+            rss += stat[21] * _PAGE_SIZE
+            stack.extend(_children(pid))
         with self._lock:
             self._peak_rss = max(self._peak_rss, rss)
         return cpu, rss
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _proc_stat(pid: int) -> list[int] | None:
+    """The numeric fields of /proc/<pid>/stat after the command name (index 0 is `state`)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        fields = data[data.rindex(b")") + 2 :].split()
+        return [0] + [int(f) for f in fields[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                found.extend(int(c) for c in fh.read().split())
+    except (OSError, ValueError):
+        pass
+    return found
 
 
 def _cut_point(data: bytes, limit: int) -> int:
@@ -238,9 +251,6 @@ def run_process(
     except (OSError, ValueError) as exc:
         return ProcessResult(started_at=started_at, ended_at=time.time(), error=f"cannot start: {exc}")
     pid = proc.pid  # == pgid, thanks to start_new_session
-    # Popen returns after the child's exec (vfork), so this is the command's own memory: the
-    # floor of its peak when wait4's figure can't be trusted (see _trusted_maxrss).
-    first_hwm = _vm_hwm(pid)
     # select.poll rather than selectors/epoll: no extra fd and no Python-level bookkeeping,
     # which is measurable when a task is as short as `true`.
     poller = select.poll()
@@ -328,7 +338,7 @@ def run_process(
             if kill_at is not None and not killed:
                 wake_times.append(kill_at)
             if not exited:
-                # Memory samples at 20 ms, 40 ms, ... then every second: wait4's peak can't be
+                # Memory samples at 50 ms, 100 ms, ... then every second: wait4's peak can't be
                 # trusted for a child smaller than us (_trusted_maxrss), so these are the figure.
                 if now >= sample_at:
                     handle.usage()
@@ -403,7 +413,7 @@ def run_process(
 
     code = None if status is None else proc.returncode
     ended_at = time.time()
-    peak_rss = max(_trusted_maxrss(rusage), handle._peak_rss, first_hwm)
+    peak_rss = max(_trusted_maxrss(rusage), handle._peak_rss)
     return ProcessResult(
         exit_code=code if code is not None and code >= 0 else None,
         signal=-code if code is not None and code < 0 else None,
