@@ -58,13 +58,14 @@ def through_system(text: str) -> float:
     from workflows.models import Run
 
     workflow = make_workflow(text)
+    cursor = connection.cursor()
     start = time.perf_counter()
     run = runner.create_run(workflow, trigger="api")
-    while True:
-        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
-        if status in Run.FINAL:
-            break
-        time.sleep(0.002)
+    # A plain query every 3 ms: waiting must not itself load the process we measure.
+    while (
+        status := cursor.execute("SELECT status FROM workflows_run WHERE id = %s", [run.pk]).fetchone()[0]
+    ) not in Run.FINAL:
+        time.sleep(0.003)
     elapsed = time.perf_counter() - start
     assert status == Run.SUCCESS, status
     connection.close()

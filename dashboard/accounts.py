@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 
 VIEWER, OPERATOR, TRIAGER, ADMIN = "viewer", "operator", "triager", "admin"
@@ -41,10 +42,22 @@ def _permissions_for(role: str) -> list[Permission]:
     return result
 
 
-def sync_roles(**_kwargs: Any) -> None:
+def sync_roles(app_config: Any = None, **_kwargs: Any) -> None:
+    """Make the four groups hold exactly their role's permissions.
+
+    As a post_migrate receiver it acts once per migrate, on the signal for the last app:
+    every app's permissions exist by then. (Django sends post_migrate only for apps with
+    models, so it cannot listen for the dashboard app's own.)
+    """
+    if app_config is not None and app_config is not _last_app_with_models():
+        return
     for role in ROLES:
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.set(_permissions_for(role))
+
+
+def _last_app_with_models() -> Any:
+    return [config for config in apps.get_app_configs() if config.models_module is not None][-1]
 
 
 def roles_of(user: Any) -> set[str]:

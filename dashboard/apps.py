@@ -10,4 +10,5 @@ class DashboardConfig(AppConfig):
 
         from .accounts import sync_roles
 
-        post_migrate.connect(sync_roles, sender=self)
+        # No sender: the dashboard has no models, so post_migrate is never sent for it.
+        post_migrate.connect(sync_roles, dispatch_uid="dashboard.sync_roles")

@@ -79,7 +79,12 @@ class RunConsumer(_Authorised):
     async def send_snapshot(self) -> None:
         if self._held is None:
             self._held = []
-        await self.send_after(await database_sync_to_async(run_snapshot)(self.run_id))
+        snapshot = await database_sync_to_async(run_snapshot)(self.run_id)
+        if snapshot is None:  # deleted since the socket opened
+            self._held = None
+            await self.close(code=NOT_FOUND)
+            return
+        await self.send_after(snapshot)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
         if content.get("action") == "resync":

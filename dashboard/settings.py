@@ -59,12 +59,19 @@ def _secret_key() -> str:
     if key:
         return key
     path = DATA_DIR / "secret_key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(50))
+    if not path.exists():
+        # Written whole under a temporary name, then linked into place: a second process
+        # starting at the same moment sees either no file or the complete key, never half.
+        draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won; use its key
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

@@ -435,7 +435,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         failed_only = form.validated_data["failed_only"]
         if not run.is_final:
             raise Conflict(f"run #{run.number} is still {run.status}; wait for it to end or cancel it")
-        if failed_only and (run.status == Run.SUCCESS or not run.tasks.exclude(status=TaskRun.SUCCESS).exists()):
+        if failed_only and not run.tasks.filter(status__in=TaskRun.UNSUCCESSFUL).exists():
             raise Conflict(f"nothing failed in run #{run.number}; re-run it with failed_only false")
         new = runner.rerun(run, failed_only=failed_only, user=request.user)
         return created_run_response(new)

@@ -17,6 +17,9 @@ class WorkflowForm(forms.Form):
     source = forms.CharField(
         widget=forms.Textarea(attrs={"spellcheck": "false", "rows": 24, "id": "source", "wrap": "off"}),
         required=False,
+        # Kept as typed: stripping would shift an indented first line; CRLF (what browsers send
+        # from a textarea) is normalised in clean() so re-saving an unchanged file adds no version.
+        strip=False,
         help_text="YAML or JSON: name, tasks, and optionally max_parallel, params, env, tags, matrix, …",
     )
     upload = forms.FileField(required=False, help_text="Or upload a .yaml/.yml/.json file (it replaces the text).")
@@ -48,7 +51,7 @@ class WorkflowForm(forms.Form):
             # Show the uploaded text in the editor if it has errors.
             self.data = self.data.copy()
             self.data["source"] = data["source"]
-        source = data.get("source") or ""
+        source = (data.get("source") or "").replace("\r\n", "\n")
         if not source.strip():
             raise forms.ValidationError("Give the workflow's text or upload a file.")
         self.format = detect_format(source, filename)
@@ -76,20 +79,32 @@ class WorkflowForm(forms.Form):
 
 
 class TriggerForm(forms.Form):
-    """One field per declared parameter, pre-filled with its default."""
+    """One field per declared parameter, pre-filled with its default.
+
+    Values keep the type of the declared default (or choice): a run triggered here must see
+    the same params as one triggered over the API, where `false` is not the text "False"
+    (which a `skip_if` would take for true).
+    """
 
     def __init__(self, spec: WorkflowSpec, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         for name, param in spec.params.items():
             label = name.replace("_", " ")
             help_text = param.description
-            initial = "" if param.default is None else str(param.default)
+            default = param.default
+            initial = "" if default is None else str(default)
+            common = {"required": param.required, "label": label, "help_text": help_text}
             if param.choices:
-                choices = [(str(c), str(c)) for c in param.choices]
-                self.fields[name] = forms.ChoiceField(
-                    choices=choices, initial=initial, required=param.required, label=label, help_text=help_text
+                by_text = {str(c): c for c in param.choices}
+                self.fields[name] = forms.TypedChoiceField(
+                    choices=[(t, t) for t in by_text], coerce=by_text.__getitem__, initial=initial, **common
                 )
+            elif isinstance(default, bool):
+                common["required"] = False  # an unticked box is the value false
+                self.fields[name] = forms.BooleanField(initial=default, **common)
+            elif isinstance(default, int):
+                self.fields[name] = forms.IntegerField(initial=default, **common)
+            elif isinstance(default, float):
+                self.fields[name] = forms.FloatField(initial=default, **common)
             else:
-                self.fields[name] = forms.CharField(
-                    initial=initial, required=param.required, label=label, help_text=help_text
-                )
+                self.fields[name] = forms.CharField(initial=initial, **common)

@@ -36,6 +36,7 @@ class Workflow(models.Model):
     )
     tags = models.JSONField(default=dict, blank=True)
     schedule = models.CharField(max_length=100, blank=True)
+    last_scheduled_at = models.DateTimeField(null=True, blank=True, help_text="The minute the schedule last fired.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -156,6 +157,8 @@ class TaskRun(models.Model):
         ex.SUCCESS, ex.FAILED, ex.SKIPPED, ex.UPSTREAM_FAILED, ex.CANCELLED,
     )  # fmt: skip
     STATUSES = [(s, s) for s in (PENDING, RUNNING, RETRYING, SUCCESS, FAILED, SKIPPED, UPSTREAM_FAILED, CANCELLED)]
+    # What "re-run failed tasks" starts again (with everything downstream of them).
+    UNSUCCESSFUL = frozenset({FAILED, UPSTREAM_FAILED, CANCELLED})
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tasks")
     node_id = models.CharField(max_length=400)

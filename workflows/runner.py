@@ -181,7 +181,7 @@ def rerun(run: Run, *, failed_only: bool, user: Any = None) -> Run:
     if failed_only:
         plan = run.plan()
         tasks = {t.node_id: t for t in run.tasks.select_related("run")}
-        bad = {n for n, t in tasks.items() if t.status != TaskRun.SUCCESS}
+        bad = {n for n, t in tasks.items() if t.status in TaskRun.UNSUCCESSFUL}
         again = plan.descendants(bad)
         reuse = {n: t for n, t in tasks.items() if n not in again and t.status == TaskRun.SUCCESS}
     return create_run(run.workflow, trigger="rerun", user=user, rerun_of=run, reuse=reuse)
@@ -330,6 +330,32 @@ def _resume_state(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, ex.NodeOutc
         elif row["attempts"]:
             attempts[row["node_id"]] = row["attempts"]
     return initial, attempts
+
+
+# ------------------------------------------------------------------ schedules
+
+
+def trigger_scheduled(now: Any = None) -> list[Run]:
+    """Start a run of every workflow whose cron `schedule:` matches this minute, once."""
+    from django.db.models import Q
+
+    from .engine.cron import Cron, CronError
+
+    minute = (now or timezone.now()).replace(second=0, microsecond=0)
+    local = timezone.localtime(minute)
+    started = []
+    for workflow in Workflow.objects.exclude(schedule="").only("pk", "schedule"):
+        try:
+            if not Cron(workflow.schedule).matches(local):
+                continue
+        except CronError:
+            continue
+        claimed = Workflow.objects.filter(
+            Q(last_scheduled_at__lt=minute) | Q(last_scheduled_at__isnull=True), pk=workflow.pk
+        ).update(last_scheduled_at=minute)
+        if claimed:
+            started.append(create_run(Workflow.objects.get(pk=workflow.pk), trigger="schedule"))
+    return started
 
 
 # ------------------------------------------------------------------ recovery

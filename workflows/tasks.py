@@ -7,7 +7,8 @@ import threading
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from huey.contrib.djhuey import HUEY, db_task
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from . import runner
 
@@ -17,6 +18,12 @@ log = logging.getLogger("runner")
 @db_task(name="execute_run")
 def execute_run(run_id: int) -> None:
     runner.execute(run_id)
+
+
+@db_periodic_task(crontab(minute="*"), name="scheduled_runs")
+def scheduled_runs() -> None:
+    """Once a minute on every consumer; a conditional UPDATE lets only one of them fire each run."""
+    runner.trigger_scheduled()
 
 
 _started = threading.Lock()

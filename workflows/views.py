@@ -121,12 +121,18 @@ def workflow_trigger(request: HttpRequest, pk: int) -> HttpResponse:
 def _parse_day(value: str, end: bool = False) -> datetime | None:
     if not value:
         return None
-    moment = parse_datetime(value)
-    if moment is None:
+    # A plain date means the whole day, so try it first: parse_datetime() also accepts
+    # "2024-03-03" (as midnight), which made "until" leave out its own day.
+    try:  # a well-formed impossible date (2024-02-30) raises rather than returning None
         day = parse_date(value)
-        if day is None:
-            return None
-        moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        if day is not None:
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        else:
+            moment = parse_datetime(value)
+            if moment is None:
+                return None
+    except (ValueError, OverflowError):
+        return None
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
@@ -137,7 +143,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "").strip() for k in ("workflow", "status", "since", "until")}
     problems = []
     if filters["workflow"]:
-        if filters["workflow"].isdigit():
+        if filters["workflow"].isdigit() and len(filters["workflow"]) < 19:
             runs = runs.filter(workflow_id=int(filters["workflow"]))
         else:
             runs = runs.filter(workflow__name=filters["workflow"])
@@ -200,7 +206,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "counts": sorted(counts.items()),
         "can_cancel": _can(request, "workflows.cancel_run") and not run.is_final,
         "can_rerun": _can(request, "workflows.trigger_run"),
-        "has_failures": any(t.status != TaskRun.SUCCESS for t in tasks),
+        "has_failures": any(t.status in TaskRun.UNSUCCESSFUL for t in tasks),
     }
     return render(request, "workflows/run_detail.html", context)
 
@@ -222,7 +228,7 @@ def run_rerun(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Wait for the run to end (or cancel it) before re-running it.")
         return redirect(run)
     failed_only = request.POST.get("failed_only") == "1"
-    if failed_only and not run.tasks.exclude(status=TaskRun.SUCCESS).exists():
+    if failed_only and not run.tasks.filter(status__in=TaskRun.UNSUCCESSFUL).exists():
         messages.error(request, "Nothing failed in this run.")
         return redirect(run)
     return redirect(runner.rerun(run, failed_only=failed_only, user=request.user))

@@ -74,7 +74,8 @@ function applyRun(fields) {
   const show = (id, visible) => { const form = $(id); if (form) form.hidden = !visible; };
   show("cancel-form", !final);
   show("rerun-all-form", final);
-  show("rerun-failed-form", final && [...tasks.values()].some((t) => t.status !== "success"));
+  const unsuccessful = new Set(["failed", "upstream_failed", "cancelled"]);
+  show("rerun-failed-form", final && [...tasks.values()].some((t) => unsuccessful.has(t.status)));
 }
 
 function paintCounts() {

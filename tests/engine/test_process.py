@@ -350,9 +350,29 @@ def test_works_without_pidfd(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- resource usage ----------------------------------------------------------------
 
 
-def test_peak_memory_of_a_100mb_child() -> None:
-    r = run([PY, "-c", "b = b'x' * (100 * 1024 * 1024); print(len(b))"])
+def own_peak() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def test_peak_memory_of_a_child_bigger_than_us_is_exact() -> None:
+    size = own_peak() + 100 * 1024 * 1024
+    r = run([PY, "-c", f"b = b'x' * {size}; print(len(b))"])
+    assert r.exit_code == 0 and size <= r.peak_rss_bytes < size + 60 * 1024 * 1024
+
+
+def test_peak_memory_of_a_lasting_child_is_sampled() -> None:
+    r = run([PY, "-c", "import time; b = b'x' * (100 * 1024 * 1024); time.sleep(0.5)"])
     assert r.exit_code == 0 and r.peak_rss_bytes >= 100 * 1024 * 1024
+
+
+def test_peak_memory_never_reports_our_own_size_for_a_small_child() -> None:
+    # The kernel carries our memory's high-water mark into a child's ru_maxrss; it must not show.
+    big = b"y" * (200 * 1024 * 1024)
+    r = run(["true"])
+    assert r.exit_code == 0 and r.peak_rss_bytes < 50 * 1024 * 1024
+    del big
 
 
 def test_cpu_time_of_a_busy_child() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,10 +9,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from tests.conftest import make_workflow, wait_for_run, wait_until
+from tests.conftest import make_workflow, subprocess_env, wait_for_run, wait_until
 from workflows import runner
 from workflows.models import LogLine, Run, TaskAttempt
 
@@ -21,23 +18,11 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def consumer_env() -> dict[str, str]:
-    """The environment of a worker process that shares this test's database and queue."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
-    else:
-        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env["DATA_DIR"] = str(settings.DATA_DIR)
-    env["RUNNER_HEARTBEAT_SECONDS"] = "1"
-    return env
-
-
 def start_consumer() -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_huey", "--workers", "2", "--worker-type", "thread"],
-        cwd=ROOT, env=consumer_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=subprocess_env(RUNNER_HEARTBEAT_SECONDS="1"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
 

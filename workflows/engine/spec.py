@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import conditions
+from .cron import Cron, CronError
 from .loader import LineDict, LineList, LoadError, load
 
 TASK_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -276,7 +277,6 @@ RETRY_FIELDS = {
     "backoff_multiplier",
 }  # fmt: skip
 PARAM_FIELDS = {"default", "description", "required", "choices"}
-SCHEDULE_RE = re.compile(r"^\S+\s+\S+\s+\S+\s+\S+\s+\S+$")
 
 
 def parse_workflow(text: str, filename: str | None = None) -> WorkflowSpec:
@@ -317,8 +317,11 @@ def _build(data: Any, check: _Checker, fmt: str) -> WorkflowSpec | None:
     spec.env = check.string_map(top, "env", "")
     spec.working_directory = check.string(top, "working_directory", "")
     spec.schedule = check.string(top, "schedule", "")
-    if spec.schedule and not SCHEDULE_RE.match(spec.schedule.strip()):
-        check.error(top.line_of("schedule"), "schedule", "must be a cron expression with five fields")
+    if spec.schedule:
+        try:
+            Cron(spec.schedule)
+        except CronError as exc:
+            check.error(top.line_of("schedule"), "schedule", f"bad cron expression: {exc}")
     spec.params = _params(top, check)
     for section in ("cost", "gates", "tracing", "budget"):
         if top.get(section) is not None:

@@ -16,6 +16,13 @@ from workflows.management.commands.run_workflow import run_and_follow
 class Command(BaseCommand):
     help = "Run a script (Python or executable) with a timeout and retries; print its resource usage."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Plain parse_args stops filling ARGS at the first option (`s.py --timeout 5 -- -x` is an
+        # error); intermixed parsing takes the script's arguments wherever they stand.
+        parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
+        return parser
+
     def add_arguments(self, parser):
         parser.add_argument("script")
         parser.add_argument(
@@ -61,8 +68,11 @@ class Command(BaseCommand):
         task = run.tasks.get()
         self.stdout.write("resources:")
         for attempt in task.attempt_set.order_by("number"):
+            ended = f"exit code {attempt.exit_code}" if attempt.exit_code is not None else "killed"
+            if attempt.exit_code is None and attempt.signal:
+                ended = f"killed by signal {attempt.signal}"
             self.stdout.write(
-                f"  attempt {attempt.number}: {attempt.status}, exit code {attempt.exit_code}, "
+                f"  attempt {attempt.number}: {attempt.status}, {ended}, "
                 f"wall {attempt.wall_s or 0:.3f}s, cpu {attempt.cpu_user_s or 0:.3f}s user + "
                 f"{attempt.cpu_sys_s or 0:.3f}s sys, peak memory {cli.human_bytes(attempt.peak_rss_bytes)}"
             )
