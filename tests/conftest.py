@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -69,46 +68,6 @@ def client_as(client, users):
     return login
 
 
-class _HeartbeatGate:
-    """Lets this process's worker heartbeat be written only while a `consumer` fixture runs.
-
-    workflows.tasks starts the heartbeat thread once per process and never stops it, so after
-    a consumer stopped its beat would go on saying "a worker is running": a later CLI test
-    would hand its run to a queue nobody reads and wait forever.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.open = False
-        self.installed = False
-
-    def install(self) -> None:
-        from workflows import runner
-
-        if self.installed:
-            return
-        real = runner.beat_worker
-
-        def gated(mode: str) -> None:
-            with self.lock:
-                if self.open:
-                    real(mode)
-
-        runner.beat_worker = gated
-        self.installed = True
-
-    def set(self, open: bool) -> None:
-        with self.lock:  # waits for a beat being written, so none lands after a close
-            self.open = open
-        if not open:
-            from workflows.models import WorkerHeartbeat
-
-            WorkerHeartbeat.objects.filter(host=socket.gethostname(), pid=os.getpid()).delete()
-
-
-_heartbeat_gate = _HeartbeatGate()
-
-
 @pytest.fixture
 def consumer(transactional_db) -> Iterator[Any]:
     """A real Huey consumer (threads in this process) on the configured queue: SQLite or Redis."""
@@ -119,15 +78,12 @@ def consumer(transactional_db) -> Iterator[Any]:
     if not settings.EMBEDDED:
         require_service("Redis", "127.0.0.1", 6379)
     HUEY.flush()
-    _heartbeat_gate.install()
-    _heartbeat_gate.set(True)
     running = start_embedded_consumer(workers=2)
     yield running
     from workflows import runner
 
     runner.stop_active_runs("test over")
-    running.stop(graceful=True)
-    _heartbeat_gate.set(False)
+    running.stop(graceful=True)  # its shutdown hook ends the worker heartbeat
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -17,7 +17,11 @@ from .models import LogLine, Run, TaskAttempt, TaskRun, WorkerHeartbeat, Workflo
 
 
 class RecordAdmin(admin.ModelAdmin):
-    """Rows the runner writes: nobody adds them here, and large tables skip the full count."""
+    """Rows the runner writes: nobody adds them here, and large tables skip the full count.
+
+    raw_id_fields below keep any foreign key that becomes editable from rendering a <select>
+    of every row in its table.
+    """
 
     show_full_result_count = False
 
@@ -26,7 +30,12 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 class ViewOnlyAdmin(RecordAdmin):
-    """Records of what happened: shown, deletable (a deleted run takes them along), never edited."""
+    """Records of what happened: shown, deletable (a deleted run takes them along), never edited.
+
+    Newest first by primary key: the models' own ordering sorts through joins on big tables.
+    """
+
+    ordering = ("-id",)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -63,8 +72,10 @@ class WorkflowAdmin(RecordAdmin):
         "name", "description", "source", "format", "version", "tags", "schedule", "created_by", "created_at",
         "updated_at",
     )  # fmt: skip
-    fields = ("name", "description", "base_dir", "version", "format", "schedule", "tags", "created_by",
-              "created_at", "updated_at", "source")  # fmt: skip
+    fields = (
+        "name", "description", "base_dir", "version", "format", "schedule", "tags", "created_by", "created_at",
+        "updated_at", "source",
+    )  # fmt: skip
     inlines = [WorkflowVersionInline]
 
 

@@ -55,7 +55,7 @@ def follow(run_id: int, out: IO[str], *, done: threading.Event | None = None, po
     Reads the database, so it works wherever the run executes (this process, the server, or
     a worker on another host).
     """
-    statuses: dict[int, str] = {}
+    statuses: dict[int, tuple[str, int]] = {}
     last_line = 0
     color = out.isatty() and not os.environ.get("NO_COLOR")
     while True:
@@ -63,11 +63,11 @@ def follow(run_id: int, out: IO[str], *, done: threading.Event | None = None, po
         final = run.is_final
         items: list[tuple[float, int, str]] = []
         for task in TaskRun.objects.filter(run_id=run_id):
-            if statuses.get(task.pk) != task.status:
-                statuses[task.pk] = task.status
+            # With the attempt count, so a second retry shows even if no poll saw it running.
+            if statuses.get(task.pk) != (task.status, task.attempts):
+                statuses[task.pk] = (task.status, task.attempts)
                 if task.status != "pending":
-                    when = task.finished_at or task.started_at
-                    items.append((when.timestamp() if when else time.time(), 1, _state_line(task)))
+                    items.append((_changed_at(task), 1, _state_line(task)))
         lines = list(
             LogLine.objects.filter(run_id=run_id, pk__gt=last_line).select_related("taskrun").order_by("pk")[:5000]
         )
@@ -87,9 +87,18 @@ def follow(run_id: int, out: IO[str], *, done: threading.Event | None = None, po
             time.sleep(poll)
 
 
+def _changed_at(task: TaskRun) -> float:
+    """When the task reached its status, so the line sorts among the log lines around it."""
+    if task.is_final and task.finished_at:
+        return task.finished_at.timestamp()
+    if task.status == "running" and task.attempts <= 1 and task.started_at:
+        return task.started_at.timestamp()
+    return time.time()  # a retry: started_at is the first attempt's, long before
+
+
 def _state_line(task: TaskRun) -> str:
     symbol = SYMBOLS.get(task.status, "?")
-    extra = f" ({task.reason})" if task.reason else ""
+    extra = f" ({task.reason})" if task.reason and task.status != "running" else ""  # stale once it runs
     timing = f" in {task.wall_s:.2f}s" if task.wall_s and task.status in ("success", "failed") else ""
     attempt = f" attempt {task.attempts}" if task.status == "running" and task.attempts > 1 else ""
     return f"{symbol} {task.node_id} {task.status}{attempt}{timing}{extra}"

@@ -79,6 +79,9 @@ class WorkflowVersion(models.Model):
         unique_together = [("workflow", "version")]
         ordering = ["-version"]
 
+    def __str__(self) -> str:
+        return f"{self.workflow.name} v{self.version}"
+
     def spec(self) -> WorkflowSpec:
         return _parse_cached(self.source, self.format)
 

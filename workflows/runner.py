@@ -440,6 +440,10 @@ def beat_worker(mode: str) -> None:
     )
 
 
+def forget_worker() -> None:
+    WorkerHeartbeat.objects.filter(name=worker_id()).delete()
+
+
 def consumer_alive() -> bool:
     """Is a Huey consumer running that will pick up what we enqueue?"""
     cutoff = timezone.now() - timedelta(seconds=max(15.0, settings.RUNNER_HEARTBEAT_SECONDS * 3))

@@ -26,27 +26,41 @@ def scheduled_runs() -> None:
     runner.trigger_scheduled()
 
 
-_started = threading.Lock()
-_beating = False
-
-
-@HUEY.on_startup()
-def start_worker_heartbeat() -> None:
-    """Once per consumer process: say we're alive (for the CLI) and resume runs a dead worker left.
-
-    Checking every beat (not once a minute) matters: a worker on this host that died is seen
-    at once by its pid, so its runs resume within seconds.
+class _WorkerHeartbeat:
+    """One per consumer process: says the worker is alive (for the CLI) and resumes runs that a
+    dead worker left. It beats every few seconds rather than once a minute: a worker on this
+    host that died is seen at once by its pid, so its runs resume within seconds.
     """
-    global _beating
-    with _started:
-        if _beating:
-            return
-        _beating = True
-    mode = "embedded" if settings.EMBEDDED else "redis"
 
-    def beat() -> None:
-        stop = threading.Event()
-        while True:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.stop = threading.Event()
+
+    def start(self) -> None:
+        with self.lock:
+            if self.thread is not None and self.thread.is_alive():
+                return
+            self.stop = threading.Event()
+            self.thread = threading.Thread(target=self._beat, args=(self.stop,), name="worker-heartbeat", daemon=True)
+            self.thread.start()
+
+    def end(self) -> None:
+        """The consumer is stopping: stop beating and say so, so the CLI won't wait for us."""
+        with self.lock:
+            thread, self.thread = self.thread, None
+            self.stop.set()
+        if thread is not None:
+            thread.join(timeout=10)
+            try:
+                runner.forget_worker()
+            finally:
+                connection.close()
+
+    @staticmethod
+    def _beat(stop: threading.Event) -> None:
+        mode = "embedded" if settings.EMBEDDED else "redis"
+        while not stop.is_set():
             try:
                 close_old_connections()
                 runner.beat_worker(mode)
@@ -57,4 +71,15 @@ def start_worker_heartbeat() -> None:
                 connection.close()
             stop.wait(settings.RUNNER_HEARTBEAT_SECONDS)
 
-    threading.Thread(target=beat, name="worker-heartbeat", daemon=True).start()
+
+heartbeat = _WorkerHeartbeat()
+
+
+@HUEY.on_startup()
+def start_worker_heartbeat() -> None:
+    heartbeat.start()  # every worker thread calls this; the first one starts the beat
+
+
+@HUEY.on_shutdown()
+def stop_worker_heartbeat() -> None:
+    heartbeat.end()

@@ -19,8 +19,12 @@ def test_the_schema_validates_without_warnings(db, tmp_path):
     } <= set(paths)  # fmt: skip
 
 
-def test_the_schema_documents_the_run_filters_and_error_shapes(client):
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+def test_the_schema_needs_a_login(client, db):
+    assert client.get("/api/schema/", HTTP_ACCEPT="application/json").status_code == 401
+
+
+def test_the_schema_documents_the_run_filters_and_error_shapes(client_as):
+    response = client_as("viewer").get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     schema = response.json()
     runs = schema["paths"]["/api/runs/"]["get"]

@@ -114,3 +114,12 @@ def test_other_roles_are_sent_to_the_admin_login(client_as, records, role):
         response = client.get(url)
         assert response.status_code == 302
         assert response.url.startswith(reverse("admin:login") + "?next=")
+
+
+def test_an_admin_deletes_a_workflow_with_its_runs_and_logs(admin_client, records):
+    workflow = records[Workflow]
+    url = admin_url(Workflow, "delete", workflow.pk)
+    assert admin_client.get(url).context["perms_lacking"] == set()
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not Workflow.objects.exists() and not Run.objects.exists() and not LogLine.objects.exists()

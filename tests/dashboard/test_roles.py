@@ -11,9 +11,8 @@ from django.utils.regex_helper import normalize
 from dashboard.accounts import ROLES, sync_roles
 
 OPERATOR_EXTRAS = {"add_workflow", "change_workflow", "trigger_run", "cancel_run"}
-# The only routes open without signing in. The API docs page only renders the public schema
-# (DRF marks its views login-exempt); the token endpoint is how API clients sign in.
-PUBLIC = {"/login/", "/healthz", "/api/schema/", "/api/docs/", "/api/token/", "/admin/login/"}
+# The only routes open without signing in; the token endpoint is how API clients sign in.
+PUBLIC = {"/login/", "/healthz", "/api/token/", "/admin/login/"}
 
 
 def codenames(role: str) -> set[str]:
@@ -106,7 +105,7 @@ def test_login_is_required_everywhere(client, db, url):
     response = client.get(url)
     if url == "/api/":
         assert response.status_code == 404  # the API's catch-all: nothing there for anyone
-    elif url.startswith("/api/"):
+    elif url.startswith("/api/") and url != "/api/docs/":
         assert response.status_code == 401  # API clients get JSON, not a login page
     else:
         # The admin's own pages send people to its login form, its model pages to the site's.

@@ -112,3 +112,12 @@ tasks:
     lines = list(task.log_lines.order_by("attempt", "lineno").values_list("attempt", "lineno", "text"))
     assert lines == [(1, 1, "try 1"), (2, 1, "try 2"), (3, 1, "try 3")]
     assert TaskRun.objects.get(pk=task.pk).status == "success"
+
+
+def test_a_stopped_consumer_is_no_longer_taken_for_alive(transactional_db):
+    from dashboard.management.commands.serve import start_embedded_consumer
+
+    consumer = start_embedded_consumer(workers=1)
+    wait_until(runner.consumer_alive, timeout=10, message="the consumer never said it was alive")
+    consumer.stop(graceful=True)
+    assert not runner.consumer_alive()

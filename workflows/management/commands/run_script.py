@@ -74,9 +74,14 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  attempt {attempt.number}: {attempt.status}, {ended}, "
                 f"wall {attempt.wall_s or 0:.3f}s, cpu {attempt.cpu_user_s or 0:.3f}s user + "
-                f"{attempt.cpu_sys_s or 0:.3f}s sys, peak memory {cli.human_bytes(attempt.peak_rss_bytes)}"
+                f"{attempt.cpu_sys_s or 0:.3f}s sys, peak memory {_memory(attempt.peak_rss_bytes)}"
             )
         self.stdout.write(
             f"  total: {task.attempts} attempt(s), wall {task.wall_s or 0:.3f}s, cpu {task.cpu_s or 0:.3f}s, "
-            f"peak memory {cli.human_bytes(task.peak_rss_bytes)}"
+            f"peak memory {_memory(task.peak_rss_bytes)}"
         )
+
+
+def _memory(n: int | None) -> str:
+    # Memory is sampled while the script runs: one that ends within the first sample has no figure.
+    return cli.human_bytes(n) if n else "not measured (too short)"

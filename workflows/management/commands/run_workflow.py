@@ -10,7 +10,7 @@ from workflows import cli, runner
 
 
 class Command(BaseCommand):
-    help = "Run a workflow file. With --wait, show progress live and exit non-zero if the run failed."
+    help = "Run a workflow file. With --wait, show progress live; exit 1 if the run failed, 2 if cancelled."
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="A workflow file (YAML or JSON).")
@@ -20,11 +20,12 @@ class Command(BaseCommand):
     def handle(self, *args, file: str, param: list[str], wait: bool, **options):
         source, fmt, spec = cli.read_workflow_file(file)
         params = cli.parse_params(param)
-        workflow = runner.save_workflow(source, fmt=fmt, spec=spec, base_dir=str(Path(file).resolve().parent))
         try:
-            run = runner.create_run(workflow, params=params, trigger="cli", enqueue=False)
+            runner.resolve_params(spec, params)  # before saving: a mistyped --param stores nothing
         except runner.ParamError as exc:
             raise CommandError(str(exc)) from None
+        workflow = runner.save_workflow(source, fmt=fmt, spec=spec, base_dir=str(Path(file).resolve().parent))
+        run = runner.create_run(workflow, params=params, trigger="cli", enqueue=False)
         final = run_and_follow(self, run, wait)
         if final is not None and final.status != "success":
             raise SystemExit(cli.exit_code(final))
