@@ -201,6 +201,8 @@ RUNNER_HEARTBEAT_TIMEOUT = envfloat("RUNNER_HEARTBEAT_TIMEOUT", 60.0)
 RUNNER_INHERIT_ENV = envlist(
     "RUNNER_INHERIT_ENV", "PATH,HOME,LANG,LANGUAGE,LC_ALL,LC_CTYPE,TZ,TMPDIR,USER,LOGNAME,SHELL,TERM"
 )
+# Apps that take part in every run (gates, secrets, tracing, costs): see workflows/extensions.py.
+RUNNER_EXTENSIONS: list[str] = []
 RUNNER_WORKSPACES = Path(os.environ.get("RUNNER_WORKSPACES", DATA_DIR / "workspaces"))
 
 # ---------------------------------------------------------------- auth

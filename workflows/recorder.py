@@ -94,6 +94,11 @@ class RunRecorder(ex.Hooks):
     def system_line(self, node_id: str, attempt: int, text: str) -> None:
         self.log(node_id, attempt, "system", text)
 
+    def emit(self, event: dict[str, Any], store: Callable[[], Any] | None = None) -> None:
+        """An extension's record: `store` runs in the writer's transaction, then the event goes
+        out with the run's next sequence number, in order with the task changes around it."""
+        self._queue.put(("emit", event, store))
+
     def close(self) -> None:
         """Flush everything and stop the writer; raises if a write failed."""
         self._queue.put(None)
@@ -144,6 +149,8 @@ class RunRecorder(ex.Hooks):
         changed: list[str] = []
         usage: dict[str, dict[str, Any]] = {}
         run_fields: dict[str, Any] = {}
+        extra: list[dict[str, Any]] = []
+        stores: list[Callable[[], Any]] = []
         for item in items:
             kind = item[0]
             if kind == "log":
@@ -213,9 +220,14 @@ class RunRecorder(ex.Hooks):
                                   "attempt": attempt, "cpu_s": cpu_s, "rss_bytes": rss, "wall_s": wall_s}  # fmt: skip
             elif kind == "run":
                 run_fields.update(item[1])
+            elif kind == "emit":
+                extra.append(item[1])
+                if item[2] is not None:
+                    stores.append(item[2])
         sql = self._sql
         with transaction.atomic(), connection.cursor() as cursor:
-            seqs = sql.allocate_seqs(cursor, self.run_id, len(changed) + (1 if run_fields else 0), run_fields)
+            count = len(changed) + len(extra) + (1 if run_fields else 0)
+            seqs = sql.allocate_seqs(cursor, self.run_id, count, run_fields)
             for node_id, seq in zip(changed, seqs):
                 self.tasks[node_id]["seq"] = task_updates[node_id]["seq"] = seq
             if lines:
@@ -226,7 +238,11 @@ class RunRecorder(ex.Hooks):
                 sql.finish_attempts(cursor, attempt_updates)
             if task_updates:
                 sql.update_tasks(cursor, [(self.tasks[n]["id"], fields) for n, fields in task_updates.items()])
+            for store in stores:
+                store()
         events = [{"kind": "task", **task_state(self.tasks[node_id])} for node_id in changed]
+        for event, seq in zip(extra, seqs[len(changed) :]):
+            events.append({**event, "seq": seq})
         if run_fields:
             events.append({"kind": "run", "id": self.run_id, "seq": seqs[-1], **_run_event(run_fields)})
         outgoing = events + [

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from .engine import executor as ex
 from .engine.spec import WorkflowSpec
+from .extensions import RunExtension, RunHooks, Stop, extension_classes
 from .models import Run, TaskAttempt, TaskRun, WorkerHeartbeat, Workflow, WorkflowVersion
 from .recorder import HotSql, RunRecorder, commit_changes
 
@@ -268,27 +269,67 @@ def execute(run_id: int) -> str | None:
     recorder = RunRecorder(run)
     recorder.run_state(status=Run.RUNNING, started_at=started, worker=me)
     initial, attempts_used = _resume_state(recorder.tasks.values())
+    extensions = _start_extensions(run, plan, recorder)
     executor = ex.Executor(
-        plan, recorder, params=run.params, base_env=task_environment(), base_dir=run.workflow.workdir(),
-        run_id=str(run.pk), initial=initial, attempts_used=attempts_used,
+        plan, RunHooks(recorder, extensions), params=run.params, base_env=task_environment(),
+        base_dir=run.workflow.workdir(), run_id=str(run.pk), initial=initial, attempts_used=attempts_used,
     )  # fmt: skip
+    stop = _before_tasks(extensions)
+    if stop is not None:
+        outcome = ex.RunOutcome(stop.status, stop.reason)
+        for node_id in plan.nodes:
+            if node_id not in initial:
+                recorder.node_state(node_id, ex.CANCELLED, outcome=ex.NodeOutcome(ex.CANCELLED), reason=stop.reason)
+    else:
+        outcome = _run_executor(run_id, executor)
+    for extension in extensions:
+        try:
+            extension.after_run(outcome)
+        except Exception:
+            log.exception("run extension %s failed after the run", extension.name)
+    recorder.run_state(status=outcome.status, finished_at=timezone.now(), message=outcome.reason)
+    recorder.close()
+    return outcome.status
+
+
+def _start_extensions(run: Run, plan: Any, recorder: RunRecorder) -> list[RunExtension]:
+    extensions = []
+    for cls in extension_classes():
+        try:
+            extensions.append(cls(run, plan, recorder))
+        except Exception:
+            log.exception("run extension %s could not start", cls.__name__)
+            raise
+    return extensions
+
+
+def _before_tasks(extensions: list[RunExtension]) -> Stop | None:
+    for extension in extensions:
+        try:
+            stop = extension.before_tasks()
+        except Exception as exc:  # fail closed: a gate that cannot decide must not let tasks run
+            log.exception("run extension %s failed before the tasks", extension.name)
+            return Stop(f"{extension.name or type(extension).__name__} failed: {exc}")
+        if stop is not None:
+            return stop
+    return None
+
+
+def _run_executor(run_id: int, executor: ex.Executor) -> ex.RunOutcome:
     with _ACTIVE_LOCK:
         ACTIVE[run_id] = executor
     heartbeat = _Heartbeat(run_id, executor)
     heartbeat.start()
     try:
-        outcome = executor.run()
+        return executor.run()
     except Exception as exc:  # an engine bug must still end the run, visibly
         log.exception("run %s crashed", run_id)
-        outcome = ex.RunOutcome(ex.FAILED, f"internal error: {exc!r}")
+        return ex.RunOutcome(ex.FAILED, f"internal error: {exc!r}")
     finally:
         heartbeat.stop.set()
         heartbeat.join()
         with _ACTIVE_LOCK:
             ACTIVE.pop(run_id, None)
-    recorder.run_state(status=outcome.status, finished_at=timezone.now(), message=outcome.reason)
-    recorder.close()
-    return outcome.status
 
 
 def execute_in_thread(run_id: int) -> threading.Thread:

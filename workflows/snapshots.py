@@ -24,7 +24,11 @@ def run_snapshot(run_id: int) -> dict[str, Any] | None:
     tasks = [task_state(t) for t in TaskRun.objects.filter(run_id=run_id).order_by("position").values()]
     run = _run_event({k: v for k, v in row.items() if k != "workflow__name"})
     run["workflow"] = row["workflow__name"]
-    return {"type": "snapshot", "seq": row["last_seq"], "run": run, "tasks": tasks}
+    from .extensions import snapshot_extras
+
+    snapshot = {"type": "snapshot", "seq": row["last_seq"], "run": run, "tasks": tasks}
+    snapshot["extras"] = snapshot_extras(run_id)
+    return snapshot
 
 
 def run_list_row(run: Run | dict[str, Any]) -> dict[str, Any]:

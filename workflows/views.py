@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from . import runner
 from .engine.dag import build_plan
+from .extensions import extension_classes
 from .forms import TriggerForm, WorkflowForm
 from .graph import layout_plan, render_svg
 from .models import Run, TaskRun, Workflow
@@ -207,6 +208,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_cancel": _can(request, "workflows.cancel_run") and not run.is_final,
         "can_rerun": _can(request, "workflows.trigger_run"),
         "has_failures": any(t.status in TaskRun.UNSUCCESSFUL for t in tasks),
+        "extensions": [cls for cls in extension_classes() if cls.panel_template or cls.script],
     }
     return render(request, "workflows/run_detail.html", context)
 

@@ -233,16 +233,22 @@ function onSnapshot(snapshot) {
   for (const task of snapshot.tasks) applyTask(task, true);
   applyRun({});  // re-evaluate the actions now that the tasks are known
   paintCounts();
+  announce("run:snapshot", snapshot);
   if (panel && !panel.loading) loadLog(panel);  // logs written while we were away
 }
+
+// Other apps' modules on this page (waterfall, costs, gates) listen for these.
+const announce = (name, detail) => document.dispatchEvent(new CustomEvent(name, { detail }));
 
 function onEvent(event) {
   if (event.kind === "task") { applyTask(event); paintCounts(); }
   else if (event.kind === "run") applyRun(event);
+  announce("run:event", event);
 }
 
 function onUnsequenced(event) {
   if (event.kind === "log" && panel && event.id === panel.id && event.attempt === panel.attempt) receiveLines(event.lines);
+  announce("run:event", event);
 }
 
 svg?.addEventListener("click", (event) => {

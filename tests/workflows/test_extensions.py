@@ -1,0 +1,86 @@
+"""Run extensions: how gates, secrets, tracing and costs take part in a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_workflow
+from workflows import runner
+from workflows.extensions import RunExtension, Stop, extension_classes
+from workflows.models import Run
+from workflows.snapshots import run_snapshot
+
+SEEN: list[tuple] = []
+
+
+class Recording(RunExtension):
+    name = "recording"
+
+    def attempt_env(self, node_id, attempt):
+        return {"FROM_EXTENSION": f"{node_id}-{attempt}"}
+
+    def attempt_finished(self, info):
+        SEEN.append(("finished", info.node_id, info.status))
+        self.recorder.emit({"kind": "recording", "node": info.node_id}, store=lambda: SEEN.append(("stored",)))
+
+    def after_run(self, outcome):
+        SEEN.append(("after", outcome.status))
+
+    @classmethod
+    def snapshot(cls, run_id):
+        return {"run": run_id}
+
+
+class Blocking(RunExtension):
+    name = "blocking"
+
+    def before_tasks(self):
+        return Stop("blocked by a test gate", status="failed")
+
+
+class Broken(RunExtension):
+    name = "broken"
+
+    def node_state(self, node_id, state, **info):
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def extensions(settings):
+    def use(*classes):
+        settings.RUNNER_EXTENSIONS = [f"{__name__}.{cls.__name__}" for cls in classes]
+        extension_classes.cache_clear()
+
+    SEEN.clear()
+    yield use
+    extension_classes.cache_clear()
+
+
+def run_now(text: str) -> Run:
+    run = runner.create_run(make_workflow(text), enqueue=False)
+    runner.execute(run.pk)
+    return Run.objects.get(pk=run.pk)
+
+
+def test_an_extension_adds_environment_and_records_of_its_own(transactional_db, extensions):
+    extensions(Recording)
+    run = run_now("name: ext\ntasks:\n  a: {run: 'echo $FROM_EXTENSION'}\n")
+    assert run.status == Run.SUCCESS
+    assert list(run.log_lines.values_list("text", flat=True)) == ["a-1"]
+    assert {("finished", "a", "success"), ("stored",), ("after", "success")} <= set(SEEN)
+    assert run_snapshot(run.pk)["extras"] == {"recording": {"run": run.pk}}
+
+
+def test_an_extension_can_stop_a_run_before_any_task(transactional_db, extensions):
+    extensions(Blocking)
+    run = run_now("name: gated\ntasks:\n  a: {run: 'touch should-not-exist'}\n  b: {run: 'true', needs: [a]}\n")
+    assert run.status == Run.FAILED and run.message == "blocked by a test gate"
+    assert set(run.tasks.values_list("status", flat=True)) == {"cancelled"}
+    assert not run.tasks.filter(attempts__gt=0).exists()
+
+
+def test_a_failing_extension_does_not_break_the_run(transactional_db, extensions):
+    extensions(Broken, Recording)
+    run = run_now("name: sturdy\ntasks:\n  a: {run: 'true'}\n")
+    assert run.status == Run.SUCCESS
+    assert ("finished", "a", "success") in SEEN

@@ -1,0 +1,127 @@
+"""Run extensions: how the other apps (security gates, secrets, tracing, costs) take part in a run.
+
+Each class named in settings.RUNNER_EXTENSIONS is instantiated once per execution of a run, in
+the worker, and sees everything the executor reports. It may stop a run before its first task,
+add environment variables to an attempt, add values to mask, and store and publish records of
+its own through the run's recorder (so they get the run's sequence numbers like task changes).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .engine import executor as ex
+
+if TYPE_CHECKING:
+    from .engine.dag import Plan
+    from .models import Run
+    from .recorder import RunRecorder
+
+log = logging.getLogger("runner")
+
+
+@dataclass
+class Stop:
+    """Returned by before_tasks: end the run now, with this status and reason."""
+
+    reason: str
+    status: str = "failed"
+
+
+class RunExtension:
+    """Base class; every method is optional. Called from executor threads: be thread-safe."""
+
+    name = ""
+    # Shown on the run page: a template included below the DAG, and an ES module it loads.
+    panel_template: str | None = None
+    script: str | None = None
+
+    def __init__(self, run: Run, plan: Plan, recorder: RunRecorder):
+        self.run, self.plan, self.recorder = run, plan, recorder
+
+    def before_tasks(self) -> Stop | None:
+        """Stop the run before any task starts (a blocking gate, a budget spent), or None."""
+        return None
+
+    def attempt_env(self, node_id: str, attempt: int) -> Mapping[str, str]:
+        return {}
+
+    def attempt_started(self, node_id: str, attempt: int, **info: Any) -> None: ...
+
+    def attempt_finished(self, info: ex.AttemptInfo) -> None: ...
+
+    def node_state(self, node_id: str, state: str, **info: Any) -> None: ...
+
+    def progress(self, node_id: str, attempt: int, cpu_s: float, rss_bytes: int, wall_s: float) -> None: ...
+
+    def after_run(self, outcome: ex.RunOutcome) -> None: ...
+
+    @classmethod
+    def snapshot(cls, run_id: int) -> Any:
+        """This extension's part of the run page's snapshot (None: nothing)."""
+        return None
+
+
+@functools.cache
+def extension_classes() -> tuple[type[RunExtension], ...]:
+    return tuple(import_string(path) for path in getattr(settings, "RUNNER_EXTENSIONS", ()))
+
+
+class RunHooks(ex.Hooks):
+    """The executor's hooks: the recorder first (it stores), then every extension."""
+
+    def __init__(self, recorder: RunRecorder, extensions: list[RunExtension]):
+        self.recorder = recorder
+        self.extensions = extensions
+        self.progress_interval = recorder.progress_interval
+
+    def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
+        for extension in self.extensions:
+            try:
+                getattr(extension, method)(*args, **kwargs)
+            except Exception:  # an extension's bug must not stop the run or lose its records
+                log.exception("run extension %s failed in %s", extension.name, method)
+
+    def node_state(self, node_id, state, *, attempt=0, outcome=None, reason=""):
+        self.recorder.node_state(node_id, state, attempt=attempt, outcome=outcome, reason=reason)
+        self._each("node_state", node_id, state, attempt=attempt, outcome=outcome, reason=reason)
+
+    def attempt_started(self, node_id, attempt, **info):
+        self.recorder.attempt_started(node_id, attempt, **info)
+        self._each("attempt_started", node_id, attempt, **info)
+
+    def attempt_finished(self, info):
+        self.recorder.attempt_finished(info)
+        self._each("attempt_finished", info)
+
+    def log(self, node_id, attempt, stream, line):
+        self.recorder.log(node_id, attempt, stream, line)
+
+    def attempt_env(self, node_id, attempt):
+        env: dict[str, str] = {}
+        for extension in self.extensions:
+            env.update(extension.attempt_env(node_id, attempt))  # a failure here fails the attempt
+        return env
+
+    def filter_outputs(self, node_id, outputs):
+        return self.recorder.filter_outputs(node_id, outputs)
+
+    def progress(self, node_id, attempt, cpu_s, rss_bytes, wall_s):
+        self.recorder.progress(node_id, attempt, cpu_s, rss_bytes, wall_s)
+        self._each("progress", node_id, attempt, cpu_s, rss_bytes, wall_s)
+
+
+def snapshot_extras(run_id: int) -> dict[str, Any]:
+    extras = {}
+    for cls in extension_classes():
+        part = cls.snapshot(run_id)
+        if part is not None:
+            extras[cls.name] = part
+    return extras
