@@ -15,7 +15,7 @@ VIEWER, OPERATOR, TRIAGER, ADMIN = "viewer", "operator", "triager", "admin"
 ROLES = (VIEWER, OPERATOR, TRIAGER, ADMIN)
 
 # app_label.codename; "view_*" of every listed app goes to every role.
-VIEW_APPS = ("workflows",)
+VIEW_APPS = ("workflows", "security", "costs", "tracing")
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     VIEWER: set(),
     OPERATOR: {
@@ -24,7 +24,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "workflows.trigger_run",
         "workflows.cancel_run",
     },
-    TRIAGER: set(),
+    TRIAGER: {"security.change_finding", "security.triage_finding"},
     ADMIN: {"*"},
 }
 

@@ -98,6 +98,9 @@ INSTALLED_APPS = [
     "channels",
     "dashboard",
     "workflows",
+    "security",
+    "costs",
+    "tracing",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,12 @@ urlpatterns = [
     # Both need a login (a session or a token): even the API's shape is not public.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/security/", include("security.api_urls")),
+    path("api/costs/", include("costs.api_urls")),
+    path("api/tracing/", include("tracing.api_urls")),
     path("api/", include("workflows.api_urls")),
     path("", include("workflows.urls")),
+    path("", include("security.urls")),
+    path("", include("costs.urls")),
+    path("", include("tracing.urls")),
 ]

@@ -46,6 +46,10 @@ class RunExtension:
     def __init__(self, run: Run, plan: Plan, recorder: RunRecorder):
         self.run, self.plan, self.recorder = run, plan, recorder
 
+    def stop_run(self, reason: str) -> None:
+        """Stop the run while it goes on (a budget exceeded): running tasks are killed, the run
+        ends cancelled with this reason. Set by the runner once the executor exists."""
+
     def before_tasks(self) -> Stop | None:
         """Stop the run before any task starts (a blocking gate, a budget spent), or None."""
         return None

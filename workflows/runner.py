@@ -274,6 +274,8 @@ def execute(run_id: int) -> str | None:
         plan, RunHooks(recorder, extensions), params=run.params, base_env=task_environment(),
         base_dir=run.workflow.workdir(), run_id=str(run.pk), initial=initial, attempts_used=attempts_used,
     )  # fmt: skip
+    for extension in extensions:
+        extension.stop_run = executor.cancel  # type: ignore[method-assign]
     stop = _before_tasks(extensions)
     if stop is not None:
         outcome = ex.RunOutcome(stop.status, stop.reason)
