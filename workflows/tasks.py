@@ -10,7 +10,7 @@ from django.db import close_old_connections, connection
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
-from . import runner
+from . import recovery, runner
 
 log = logging.getLogger("runner")
 
@@ -53,7 +53,7 @@ class _WorkerHeartbeat:
         if thread is not None:
             thread.join(timeout=10)
             try:
-                runner.forget_worker()
+                recovery.forget_worker()
             finally:
                 connection.close()
 
@@ -63,8 +63,8 @@ class _WorkerHeartbeat:
         while not stop.is_set():
             try:
                 close_old_connections()
-                runner.beat_worker(mode)
-                runner.reap_orphans()
+                recovery.beat_worker(mode)
+                recovery.reap_orphans()
             except Exception:  # the database may be briefly unreachable; try again next beat
                 log.exception("worker heartbeat failed")
             finally:

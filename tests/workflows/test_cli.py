@@ -16,7 +16,7 @@ import pytest
 from huey.contrib.djhuey import HUEY
 
 from tests.conftest import subprocess_env, wait_for_run, wait_until
-from workflows import runner
+from workflows import recovery
 from workflows.models import Run, Workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,26 +169,26 @@ def test_without_wait_and_no_worker_it_is_queued(transactional_db, empty_queue, 
 
 @pytest.mark.integration
 def test_without_wait_a_live_worker_runs_it(consumer, tmp_path):
-    wait_until(runner.consumer_alive, message="the consumer never reported in")
+    wait_until(recovery.consumer_alive, message="the consumer never reported in")
     result = manage("run_workflow", write(tmp_path, "demo.yaml", DEMO), "--param", "who=queue")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("queued run #1 of cli_demo")
     assert "no worker" not in result.stdout
     run = wait_for_run(Run.objects.get().pk)
     assert run.status == Run.SUCCESS
-    assert run.worker == runner.worker_id()  # this process's consumer ran it, not the CLI
+    assert run.worker == recovery.worker_id()  # this process's consumer ran it, not the CLI
     assert list(run.log_lines.filter(taskrun__node_id="hello").values_list("text", flat=True)) == ["hello queue"]
 
 
 @pytest.mark.integration
 def test_wait_with_a_live_worker_follows_the_run_it_queued(consumer, tmp_path):
-    wait_until(runner.consumer_alive, message="the consumer never reported in")
+    wait_until(recovery.consumer_alive, message="the consumer never reported in")
     result = manage("run_workflow", write(tmp_path, "demo.yaml", DEMO), "--wait")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("queued run #1 of cli_demo")
     assert "hello | hello world" in result.stdout
     assert result.stdout.splitlines()[-1] == "run #1 of cli_demo: success"
-    assert Run.objects.get().worker == runner.worker_id()
+    assert Run.objects.get().worker == recovery.worker_id()
 
 
 # ------------------------------------------------------------------ run_script

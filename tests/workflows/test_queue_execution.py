@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_workflow, wait_for_run, wait_until
-from workflows import runner
+from workflows import recovery, runner
 from workflows.models import LogLine, Run, TaskAttempt, TaskRun
 
 pytestmark = pytest.mark.integration
@@ -118,6 +118,6 @@ def test_a_stopped_consumer_is_no_longer_taken_for_alive(transactional_db):
     from dashboard.management.commands.serve import start_embedded_consumer
 
     consumer = start_embedded_consumer(workers=1)
-    wait_until(runner.consumer_alive, timeout=10, message="the consumer never said it was alive")
+    wait_until(recovery.consumer_alive, timeout=10, message="the consumer never said it was alive")
     consumer.stop(graceful=True)
-    assert not runner.consumer_alive()
+    assert not recovery.consumer_alive()

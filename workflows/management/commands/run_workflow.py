@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows import cli, runner
+from workflows import cli, recovery, runner
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
 def run_and_follow(command: BaseCommand, run, wait: bool):
     """Hand the run to a live consumer, or (with --wait and none running) execute it here."""
     url = f"{runner.site_url()}{run.get_absolute_url()}"
-    if runner.consumer_alive():
+    if recovery.consumer_alive():
         runner.enqueue_run(run.pk)
         command.stdout.write(f"queued run #{run.number} of {run.workflow.name}: {url}")
         if not wait:
