@@ -506,7 +506,8 @@ class Executor:
                 for node_id, handle, started in running:
                     if now - started >= interval:
                         cpu, rss = handle.usage()
-                        self.hooks.progress(node_id, self.attempts[node_id], cpu, rss, now - started)
+                        if rss:  # 0: it ended between our look at the list and /proc
+                            self.hooks.progress(node_id, self.attempts[node_id], cpu, rss, now - started)
 
         threading.Thread(target=sample, name="usage-sampler", daemon=True).start()
         return stop
