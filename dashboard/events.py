@@ -10,12 +10,15 @@ thread elsewhere (workers, the CLI), so callers never block on delivery.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Iterable
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from .hub import hub
 
 log = logging.getLogger("runner.events")
 
@@ -95,13 +98,29 @@ def use_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     _sender.use_server_loop(loop)
 
 
+@functools.cache
+def _in_process_layer() -> bool:
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+def _watched(group: str) -> bool:
+    """With the in-memory layer every watcher is a socket of this process's hub: when it has
+    none for the group, nobody can receive, so nothing is sent (the pages' snapshots cover it:
+    a page joins before it reads its snapshot)."""
+    return not _in_process_layer() or bool(hub.members.get(group))
+
+
 def publish_events(run_id: int, events: Iterable[dict[str, Any]], *, to_run_list: bool = False) -> None:
     """Send already-stored events (each with `seq`, or `lineno` for logs) to the run's page."""
+    group = run_group(run_id)
+    if not _watched(group) and not (to_run_list and _watched(RUNS_GROUP)):
+        return
     batch = [{**event, "run": run_id} if "run" not in event else event for event in events]
     if not batch:
         return
-    _sender.send(run_group(run_id), message(run_group(run_id), batch))
-    if to_run_list:
+    if _watched(group):
+        _sender.send(group, message(group, batch))
+    if to_run_list and _watched(RUNS_GROUP):
         runs = [e for e in batch if e.get("kind") == "run"]
         if runs:
             _sender.send(RUNS_GROUP, message(RUNS_GROUP, runs))

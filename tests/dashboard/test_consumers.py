@@ -19,7 +19,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard import consumers
+from dashboard import consumers, events
 from dashboard.asgi import application
 from dashboard.events import RUNS_GROUP, run_group
 from dashboard.hub import LocalHub
@@ -35,7 +35,7 @@ tasks:
   extract: {run: "echo extract"}
   load: {run: "echo load", needs: [extract]}
 """
-TIMEOUT = 5
+TIMEOUT = 10  # seconds; generous: CI machines are loaded
 
 
 @pytest.fixture
@@ -44,6 +44,7 @@ def hub(monkeypatch) -> LocalHub:
     async_to_sync(get_channel_layer().flush)()  # groups a failed test may have left behind
     fresh = LocalHub()
     monkeypatch.setattr(consumers, "hub", fresh)
+    monkeypatch.setattr(events, "hub", fresh)  # the publisher asks it who is watching
     return fresh
 
 
