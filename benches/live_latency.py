@@ -29,6 +29,9 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Python puts this folder first on sys.path, where secrets.py and costs.py would shadow the
+# standard library's `secrets` and the `costs` app.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benches"]
 sys.path.insert(0, str(ROOT))
 
 

@@ -21,6 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Python puts this folder first on sys.path, where secrets.py and costs.py would shadow the
+# standard library's `secrets` and the `costs` app.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benches"]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="bench-overhead-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")

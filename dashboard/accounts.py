@@ -23,6 +23,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "workflows.change_workflow",
         "workflows.trigger_run",
         "workflows.cancel_run",
+        "security.add_scan",  # start scans (API) of workflow folders
+        "security.use_secretprovider",  # see providers' scope and lineage (viewers see names only)
     },
     TRIAGER: {"security.change_finding", "security.triage_finding"},
     ADMIN: {"*"},

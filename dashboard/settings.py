@@ -205,8 +205,23 @@ RUNNER_INHERIT_ENV = envlist(
     "RUNNER_INHERIT_ENV", "PATH,HOME,LANG,LANGUAGE,LC_ALL,LC_CTYPE,TZ,TMPDIR,USER,LOGNAME,SHELL,TERM"
 )
 # Apps that take part in every run (gates, secrets, tracing, costs): see workflows/extensions.py.
-RUNNER_EXTENSIONS: list[str] = []
+RUNNER_EXTENSIONS: list[str] = [
+    "costs.extension.CostExtension",
+    # Before the gate: a provider the workflow may not use fails the run before any scan or task.
+    "security.secrets_extension.SecretsExtension",
+    "security.gates.SecurityGate",
+]
+# Where a workflow without a `cost:` section is priced (provider:region:instance_type; empty: unpriced).
+COST_DEFAULT_TARGET = os.environ.get("COST_DEFAULT_TARGET", "aws:us-east-1:m5.large")
 RUNNER_WORKSPACES = Path(os.environ.get("RUNNER_WORKSPACES", DATA_DIR / "workspaces"))
+# Tracing: OTEL_* and TRACING_* variables (tracing/otel/config.py); TRACING = {...} overrides them.
+# Listed first, so its gates span covers the gates of the extensions after it.
+if envbool("TRACING_ENABLED", True):
+    RUNNER_EXTENSIONS.insert(0, "tracing.extension.TracingExtension")
+TRACING: dict[str, object] = {}
+# Fernet keys that encrypt secret providers' credentials, comma-separated, newest first (or a file
+# with them: SECRET_ENCRYPTION_KEYS_FILE). Unset: one generated into DATA_DIR/secret_encryption_key.
+SECRET_ENCRYPTION_KEYS = [key.strip() for key in (envsecret("SECRET_ENCRYPTION_KEYS") or "").split(",") if key.strip()]
 
 # ---------------------------------------------------------------- auth
 
@@ -242,6 +257,14 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "workflows.models.Run.STATUSES",
         "TaskRunStatusEnum": "workflows.models.TaskRun.STATUSES",
         "AttemptStatusEnum": "workflows.models.TaskAttempt.STATUSES",
+        "CatalogueKindEnum": "costs.models.CatalogueVersion.KINDS",
+        "CostRecordStatusEnum": "costs.models.CostRecord.STATUSES",
+        "BudgetScopeEnum": "costs.models.Budget.SCOPES",
+        "BudgetPeriodEnum": "costs.models.Budget.PERIODS",
+        "FindingStateEnum": "security.models.Finding.STATES",
+        "FindingKindEnum": "security.models.Finding.KINDS",
+        "ScanStatusEnum": "security.models.Scan.STATUSES",
+        "GateStatusEnum": "security.models.GateCheck.STATUSES",
     },
 }
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/security/", include("security.api_urls")),
     path("api/costs/", include("costs.api_urls")),
     path("api/tracing/", include("tracing.api_urls")),
+    path("api/v2/", include("tracing.zipkin_urls")),  # Zipkin's collector path, for tasks' own spans
     path("api/", include("workflows.api_urls")),
     path("", include("workflows.urls")),
     path("", include("security.urls")),

@@ -1,6 +1,9 @@
-from django.http import HttpResponse
 from django.urls import path
 
+from . import views
+
 urlpatterns = [
-    path("traces/", lambda request: HttpResponse("Traces: not built yet"), name="trace-list"),
+    path("traces/", views.trace_list, name="trace-list"),
+    path("traces/compare/", views.trace_compare, name="trace-compare"),
+    path("traces/<str:trace_id>/", views.trace_detail, name="trace-detail"),
 ]

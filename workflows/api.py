@@ -308,7 +308,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     @extend_schema(
         summary="Start a run",
         request=s.TriggerSerializer,
-        responses={201: s.RunDetailSerializer, **errors(400, 401, 403, 404)},
+        responses={201: s.RunDetailSerializer, **errors(400, 401, 403, 404, 409)},
     )
     @action(
         detail=True, methods=["post"], url_path="runs", url_name="runs",
@@ -320,6 +320,8 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         form.is_valid(raise_exception=True)
         try:
             run = runner.create_run(workflow, params=form.validated_data["params"], trigger="api", user=request.user)
+        except runner.RunRefused as exc:
+            raise Conflict(str(exc)) from None
         except runner.ParamError as exc:
             raise ValidationError({"params": [str(exc)]}) from None
         return created_run_response(run)

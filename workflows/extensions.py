@@ -39,6 +39,8 @@ class RunExtension:
     """Base class; every method is optional. Called from executor threads: be thread-safe."""
 
     name = ""
+    # The run page lists extension classes in its template: without this, Django would call them.
+    do_not_call_in_templates = True
     # Shown on the run page: a template included below the DAG, and an ES module it loads.
     panel_template: str | None = None
     script: str | None = None
@@ -71,6 +73,16 @@ class RunExtension:
     def snapshot(cls, run_id: int) -> Any:
         """This extension's part of the run page's snapshot (None: nothing)."""
         return None
+
+    @classmethod
+    def refuse_run(cls, workflow: Any, *, trigger: str, user: Any) -> str | None:
+        """Why a run triggered from the UI or the API may not be created now (a spent budget), or None."""
+        return None
+
+    @classmethod
+    def graph_nodes(cls, spec: Any, run_id: int | None = None) -> list[tuple[str, str, str]]:
+        """Nodes drawn before the workflow's first tasks (a security gate): (id, label, status)."""
+        return []
 
 
 @functools.cache
@@ -120,6 +132,18 @@ class RunHooks(ex.Hooks):
     def progress(self, node_id, attempt, cpu_s, rss_bytes, wall_s):
         self.recorder.progress(node_id, attempt, cpu_s, rss_bytes, wall_s)
         self._each("progress", node_id, attempt, cpu_s, rss_bytes, wall_s)
+
+
+def refusal(workflow: Any, *, trigger: str, user: Any) -> str | None:
+    for cls in extension_classes():
+        reason = cls.refuse_run(workflow, trigger=trigger, user=user)
+        if reason:
+            return reason
+    return None
+
+
+def graph_nodes(spec: Any, run_id: int | None = None) -> list[tuple[str, str, str]]:
+    return [node for cls in extension_classes() for node in cls.graph_nodes(spec, run_id)]
 
 
 def snapshot_extras(run_id: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ the markup carries geometry and data attributes only, so live updates just swap 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -35,6 +35,7 @@ class LaidOutNode:
     w: float
     h: float
     layer: int
+    pre: bool = False  # drawn before the workflow's roots (a security gate), not a task
 
 
 @dataclass
@@ -89,12 +90,24 @@ Neighbours = Callable[[str], Iterable[str]]
 Pass = tuple[list[_Block], Neighbours]
 
 
-def layout_plan(plan: Plan) -> Layout:
-    """Place every node of the plan: x by topological generation, y ordered and packed to keep edges short."""
+def layout_plan(plan: Plan, pre: Sequence[tuple[str, str]] = ()) -> Layout:
+    """Place every node of the plan: x by topological generation, y ordered and packed to keep edges short.
+
+    `pre` adds (id, label) nodes in a layer of their own before the roots, each with an edge to
+    every root: what runs before the tasks (a security gate).
+    """
     columns = _columns(plan)
-    _order(columns, plan.graph)
-    _place(columns, plan.graph)
-    return _geometry(plan, columns)
+    graph = plan.graph
+    if pre:
+        graph = plan.graph.copy()
+        roots = [node_id for node_id in plan.nodes if plan.graph.in_degree(node_id) == 0]
+        for node_id, _label in pre:
+            graph.add_edges_from((node_id, root) for root in roots)
+            graph.add_node(node_id)
+        columns.insert(0, [_Block(node_id, [node_id], grouped=False) for node_id, _label in pre])
+    _order(columns, graph)
+    _place(columns, graph)
+    return _geometry(plan, columns, graph, dict(pre))
 
 
 def _columns(plan: Plan) -> list[list[_Block]]:
@@ -204,7 +217,7 @@ def _pack(column: list[_Block], wishes: list[float]) -> None:
             y += block.height + GAP_Y
 
 
-def _geometry(plan: Plan, columns: list[list[_Block]]) -> Layout:
+def _geometry(plan: Plan, columns: list[list[_Block]], graph: nx.DiGraph, pre: Mapping[str, str]) -> Layout:
     nodes: dict[str, LaidOutNode] = {}
     groups: list[LaidOutGroup] = []
     for layer, column in enumerate(columns):
@@ -215,12 +228,17 @@ def _geometry(plan: Plan, columns: list[list[_Block]]) -> Layout:
                     LaidOutGroup(block.task_id, x - GROUP_PAD, block.top, NODE_W + 2 * GROUP_PAD, block.height)
                 )
             for node_id, middle in block.centres():
+                if node_id in pre:
+                    nodes[node_id] = LaidOutNode(
+                        node_id, node_id, pre[node_id], None, x, middle - NODE_H / 2, NODE_W, NODE_H, layer, pre=True
+                    )
+                    continue
                 node = plan.nodes[node_id]
                 label = (node.leg_key or node_id) if node.leg is not None else node.task.id
                 nodes[node_id] = LaidOutNode(
                     node_id, node.task.id, label, node.leg_key, x, middle - NODE_H / 2, NODE_W, NODE_H, layer
                 )
-    edges = [LaidOutEdge(u, v, _curve(nodes[u], nodes[v])) for u, v in plan.graph.edges]
+    edges = [LaidOutEdge(u, v, _curve(nodes[u], nodes[v])) for u, v in graph.edges]
     count = len(columns)
     width = 2 * (MARGIN + GROUP_PAD) + count * NODE_W + max(count - 1, 0) * GAP_X
     bottom = max((block.top + block.height for column in columns for block in column), default=0.0)
@@ -277,8 +295,9 @@ def render_svg(
         status = _NOT_CLASS.sub("-", statuses.get(node_id) or "pending")
         task_run = f' data-task-run="{int(task_ids[node_id])}"' if node_id in task_ids else ""
         text_x = _num(node.x + 10)
+        kind = "node pre" if node.pre else "node"
         out.append(
-            f'<g class="node status-{status}" data-node="{escape(node_id)}"{task_run} tabindex="0">'
+            f'<g class="{kind} status-{status}" data-node="{escape(node_id)}"{task_run} tabindex="0">'
             f'<rect x="{_num(node.x)}" y="{_num(node.y)}" width="{_num(node.w)}" height="{_num(node.h)}" rx="6"/>'
             f'<text class="label" x="{text_x}" y="{_num(node.y + 18)}">{escape(_truncate(node.label, LABEL_CHARS))}</text>'
             f'<text class="meta" x="{text_x}" y="{_num(node.y + 34)}"></text>'

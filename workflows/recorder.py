@@ -47,7 +47,10 @@ class RunRecorder(ex.Hooks):
 
     def __init__(self, run: Run, mask: Callable[[str], str] | None = None):
         self.run_id = run.pk
+        # Applied to everything stored or sent. Log lines are masked by the writer, a batch at a
+        # time (`mask.mask_lines` when the mask has it: one scan per batch, not one per line).
         self.mask = mask or (lambda text: text)
+        self._output_warnings: dict[str, list[str]] = {}
         self.host = socket.gethostname()
         rows = TaskRun.objects.filter(run_id=run.pk).values()
         self.tasks: dict[str, dict[str, Any]] = {row["node_id"]: row for row in rows}
@@ -67,11 +70,14 @@ class RunRecorder(ex.Hooks):
         self._queue.put(("start", node_id, attempt, command, ready_at, started_at, pid))
 
     def attempt_finished(self, info: ex.AttemptInfo) -> None:
+        # Same thread as filter_outputs for this attempt: its warnings go with the attempt's end.
+        info.warnings.extend(self._output_warnings.pop(info.node_id, ()))
         self._queue.put(("finish", info))
 
     def log(self, node_id, attempt, stream, line):
         lineno = self._next_lineno(node_id, attempt)
-        self._queue.put(("log", node_id, attempt, stream, self.mask(line), time.time(), lineno))
+        # Unmasked in this process's memory only: the writer masks it before storing or sending.
+        self._queue.put(("log", node_id, attempt, stream, line, time.time(), lineno))
 
     def _next_lineno(self, node_id: str, attempt: int) -> int:
         key = (node_id, attempt)
@@ -81,7 +87,14 @@ class RunRecorder(ex.Hooks):
         return lineno
 
     def filter_outputs(self, node_id, outputs):
-        return {key: self.mask(value) for key, value in outputs.items()}
+        mask_mapping = getattr(self.mask, "mask_mapping", None)
+        if mask_mapping is None:
+            return {key: self.mask(value) for key, value in outputs.items()}
+        # An output holding a secret is kept, masked, and the attempt's log says so.
+        masked, warnings = mask_mapping(outputs)
+        if warnings:
+            self._output_warnings[node_id] = warnings
+        return masked
 
     def progress(self, node_id, attempt, cpu_s, rss_bytes, wall_s):
         self._queue.put(("usage", node_id, attempt, cpu_s, rss_bytes, wall_s))
@@ -195,7 +208,7 @@ class RunRecorder(ex.Hooks):
                 }
                 self._change(info.node_id, fields, task_updates, changed)
                 for warning in info.warnings:  # stored with the attempt's end, never after it
-                    text = self.mask(f"warning: {warning}")
+                    text = f"warning: {warning}"
                     lineno = self._next_lineno(info.node_id, info.attempt)
                     lines.append((self.run_id, task["id"], info.attempt, lineno, "s", time.time(), text))
                     log_events.setdefault((info.node_id, info.attempt), []).append(
@@ -225,6 +238,8 @@ class RunRecorder(ex.Hooks):
                 extra.append(item[1])
                 if item[2] is not None:
                     stores.append(item[2])
+        if lines:
+            self._mask_lines(lines, log_events)
         sql = self._sql
         with transaction.atomic(), connection.cursor() as cursor:
             count = len(changed) + len(extra) + (1 if run_fields else 0)
@@ -252,6 +267,24 @@ class RunRecorder(ex.Hooks):
         ]
         outgoing += list(usage.values())
         publish_events(self.run_id, outgoing, to_run_list=bool(run_fields))
+
+    def _mask_lines(self, lines: list[tuple], log_events: dict[tuple[str, int], list]) -> None:
+        """Mask a batch's lines in place (rows and events alike) before anything stores or sends them."""
+        texts = [row[6] for row in lines]
+        mask_lines = getattr(self.mask, "mask_lines", None)
+        masked = mask_lines(texts) if mask_lines is not None else [self.mask(text) for text in texts]
+        by_line: dict[tuple[int, int, int], str] = {}
+        for i, (row, text) in enumerate(zip(lines, masked)):
+            if text is not row[6]:
+                lines[i] = (*row[:6], text)
+                by_line[(row[1], row[2], row[3])] = text
+        if by_line:
+            for (node_id, attempt), batch in log_events.items():
+                task_id = self.tasks[node_id]["id"]
+                for entry in batch:
+                    text = by_line.get((task_id, attempt, entry[0]))
+                    if text is not None:
+                        entry[3] = text
 
     def _change(self, node_id: str, fields: dict[str, Any], updates: dict[str, dict], changed: list[str]) -> None:
         self.tasks[node_id].update(fields)

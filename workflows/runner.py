@@ -23,7 +23,7 @@ from django.utils import timezone
 from .batchsql import HotSql
 from .engine import executor as ex
 from .engine.spec import WorkflowSpec
-from .extensions import RunExtension, RunHooks, Stop, extension_classes
+from .extensions import RunExtension, RunHooks, Stop, extension_classes, refusal
 from .models import Run, TaskRun, Workflow, WorkflowVersion
 from .recorder import RunRecorder, commit_changes
 from .recovery import worker_id
@@ -37,6 +37,10 @@ _ACTIVE_LOCK = threading.Lock()
 
 class ParamError(ValueError):
     pass
+
+
+class RunRefused(ParamError):
+    """A run extension refused a new run (a spent budget); the message says why."""
 
 
 # ------------------------------------------------------------------ creating runs
@@ -112,6 +116,8 @@ def create_run(
     enqueue: bool = True,
 ) -> Run:
     """A queued run with one TaskRun per node; `reuse` carries successful results into a re-run."""
+    if trigger in ("ui", "api") and (reason := refusal(workflow, trigger=trigger, user=user)):
+        raise RunRefused(reason)
     version = rerun_of.workflow_version if rerun_of else workflow.versions.get(version=workflow.version)
     spec = version.spec()
     values = dict(rerun_of.params) if rerun_of else resolve_params(spec, params)

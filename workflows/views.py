@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from . import runner
 from .engine.dag import build_plan
-from .extensions import extension_classes
+from .extensions import extension_classes, graph_nodes
 from .forms import TriggerForm, WorkflowForm
 from .graph import layout_plan, render_svg
 from .models import Run, TaskRun, Workflow
@@ -53,7 +53,7 @@ def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "workflow": workflow,
         "spec": spec,
-        "svg": render_svg(layout_plan(plan)),
+        "svg": render_svg(layout_plan(plan, [(n, label) for n, label, _ in graph_nodes(spec)])),
         "node_count": len(plan.nodes),
         "trigger_form": TriggerForm(spec),
         "runs": workflow.runs.only(*RUN_COLUMNS)[:20],
@@ -200,10 +200,12 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     statuses = {t.node_id: t.status for t in tasks}
     ids = {t.node_id: t.pk for t in tasks}
     counts = dict(Counter(t.status for t in tasks))
+    pre = graph_nodes(run.spec(), run.pk)  # e.g. the security gate, drawn before the roots
+    statuses.update({node_id: status for node_id, _label, status in pre})
     context = {
         "run": run,
         "tasks": tasks,
-        "svg": render_svg(layout_plan(plan), statuses, task_ids=ids),
+        "svg": render_svg(layout_plan(plan, [(n, label) for n, label, _ in pre]), statuses, task_ids=ids),
         "counts": sorted(counts.items()),
         "can_cancel": _can(request, "workflows.cancel_run") and not run.is_final,
         "can_rerun": _can(request, "workflows.trigger_run"),

@@ -43,6 +43,11 @@ SHELL_WORDS = frozenset(
 SHELL_CHARS = frozenset("|&;<>()$`\\*?[]#~{}!\n")
 
 
+class AttemptRefused(Exception):
+    """Raised by a hook before the process starts (a secret that cannot be read): the attempt
+    fails with this message as its error, rather than as an internal error."""
+
+
 @dataclass
 class NodeOutcome:
     status: str
@@ -363,6 +368,8 @@ class Executor:
             now = time.time()
             # A ${{ }} that cannot be rendered is the workflow's mistake, not ours: say so plainly.
             error = f"cannot render ${{{{ }}}}: {exc}" if isinstance(exc, conditions.ConditionError) else None
+            if isinstance(exc, AttemptRefused):
+                error = str(exc)
             result = ProcessResult(
                 None, None, False, False, now, now, 0.0, 0.0, 0.0, 0, error or f"internal error: {exc!r}", None
             )

@@ -1,0 +1,356 @@
+"""Masking: every form of a run's secret values becomes `***`, in one pass over each line.
+
+The forms of a value (see `secret_forms`): the value itself; each line of a multi-line value;
+base64 (standard and URL-safe, with and without padding) of the value and of the value with a
+trailing newline, as `echo $S | base64` makes it, also wrapped at 76 columns, and, for values of
+8 bytes or more, the part of the encoding that the value alone decides at each of the 3
+alignments inside a longer base64 stream; URL-encoded (`%XX` in either case, space as `%20` or
+`+`); JSON-escaped (`\\uXXXX` or not, `\\/` or not); hex in lower and upper case.
+
+All forms of all values are compiled into one matcher: Hyperscan (a multi-pattern automaton,
+so the cost of a line does not grow with the number of secrets), or, where it cannot be
+installed, one alternation regex. The matcher finds every occurrence, overlapping ones too; the
+union of their spans becomes `***`, and the result is scanned again in case the cut created a
+new occurrence. Values shorter than MIN_SECRET_LENGTH characters (not counting surrounding
+spaces) are not masked: masking `on` or `42` would mangle every log and still give the value
+away by where the stars appear. Each such value gives a warning that the run shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+MASK = "***"
+MIN_SECRET_LENGTH = 4
+# A value this long or longer is also masked inside a longer base64 stream (any alignment):
+# below it, the aligned-inside part is so short that it would match unrelated base64.
+INNER_BASE64_MIN_BYTES = 8
+# Lines of wrapped encodings shorter than this are left alone (the last line may be "Cg==").
+MIN_WRAPPED_LINE = 8
+BASE64_WRAP = 76
+# Longer forms are cut into overlapping pieces of this size, all of which a whole occurrence
+# contains, so it is still masked from its first to its last byte. Hyperscan limits a pattern's
+# length, and its compile time grows steeply with long repetitive patterns (x9x9x9...): with
+# 256-character pieces a few such values took 0.3 s to compile, with 32 a few milliseconds.
+MAX_PATTERN_CHARS = 32
+MAX_PASSES = 8
+_MASK_BYTES = MASK.encode()
+_LOWER_PERCENT = re.compile(r"%[0-9A-F]{2}")
+_UPPER_UNICODE = re.compile(r"\\u[0-9a-f]{4}")
+
+
+def too_short(value: str, min_length: int = MIN_SECRET_LENGTH) -> bool:
+    return len(value.strip()) < min_length
+
+
+def _base64_forms(payload: bytes) -> set[str]:
+    forms: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(payload).decode("ascii")
+        forms |= {text, text.rstrip("=")}
+        if len(text) > BASE64_WRAP:  # `base64` wraps its output at 76 columns
+            forms |= {
+                p for i in range(0, len(text), BASE64_WRAP) if len(p := text[i : i + BASE64_WRAP]) >= MIN_WRAPPED_LINE
+            }
+    return forms
+
+
+def _inner_base64_forms(data: bytes) -> set[str]:
+    """The characters of a base64 stream that only `data`'s bits decide, when `data` starts at
+    byte offset k (mod 3) of the stream: character i covers bits [6i, 6i + 6)."""
+    forms: set[str] = set()
+    for k in range(3):
+        start = -(-8 * k // 6)  # ceil
+        end = 8 * (k + len(data)) // 6
+        text = base64.b64encode(b"\0" * k + data + b"\0\0").decode("ascii")[start:end]
+        forms |= {text, text.translate(str.maketrans("+/", "-_"))}
+    return forms
+
+
+def _url_forms(value: str) -> set[str]:
+    forms: set[str] = set()
+    for safe in ("", "/", "-_.!~*'()"):
+        quoted = urllib.parse.quote(value, safe=safe)
+        for text in (quoted, quoted.replace("%20", "+")):
+            forms |= {text, _LOWER_PERCENT.sub(lambda m: m.group().lower(), text)}
+    return forms
+
+
+def _json_forms(value: str) -> set[str]:
+    forms: set[str] = set()
+    for ascii_only in (True, False):
+        text = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        for variant in (text, text.replace("/", "\\/")):
+            forms |= {variant, _UPPER_UNICODE.sub(lambda m: "\\u" + m.group()[2:].upper(), variant)}
+    return forms
+
+
+def secret_forms(value: str, min_length: int = MIN_SECRET_LENGTH) -> set[str]:
+    """Every form of `value` that masking replaces (empty if the value is too short to mask).
+    No form contains a newline: a log line never does."""
+    if too_short(value, min_length):
+        return set()
+    forms: set[str] = set()
+    lines = value.split("\n")
+    if len(lines) == 1:
+        forms.add(value)
+    else:
+        for line in lines:
+            line = line.rstrip("\r")
+            forms |= {text for text in (line, line.strip()) if not too_short(text, min_length)}
+    data = value.encode("utf-8", "surrogatepass")
+    for payload in (data, data + b"\n"):
+        forms |= _base64_forms(payload)
+    if len(data) >= INNER_BASE64_MIN_BYTES:
+        forms |= _inner_base64_forms(data)
+    forms |= {data.hex(), data.hex().upper()}
+    forms |= _url_forms(value)
+    forms |= _json_forms(value)
+    return {form for form in forms if "\n" not in form and len(form) >= min_length}
+
+
+def _pieces(form: str) -> list[str]:
+    if len(form) <= MAX_PATTERN_CHARS:
+        return [form]
+    step = MAX_PATTERN_CHARS
+    return [form[i : i + step] for i in range(0, len(form) - step, step)] + [form[-step:]]
+
+
+# ---------------------------------------------------------------------- matchers
+
+
+class _HyperscanMatcher:
+    """All patterns in one Hyperscan database; each thread scans with its own scratch space."""
+
+    name = "hyperscan"
+
+    def __init__(self, patterns: Sequence[bytes]):
+        import hyperscan
+
+        self._hs = hyperscan
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        # Regex mode with every byte escaped: the literal mode stops at a NUL byte. No
+        # start-of-match tracking (it multiplies compile time): a literal's start is its end
+        # minus its length.
+        self._db.compile(
+            expressions=[_escape(p) for p in patterns], ids=list(range(len(patterns))), elements=len(patterns)
+        )
+        self._lengths = [len(p) for p in patterns]
+        self.longest = max(self._lengths)
+        self._local = threading.local()
+
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hs.Scratch(self._db)
+        found: list[tuple[int, int]] = []
+        # Positional arguments: the binding parses keywords slowly enough to double a short line's cost.
+        self._db.scan(data, _collect, 0, (found, self._lengths), scratch)
+        return found
+
+
+def _collect(pattern: int, _start: int, end: int, _flags: int, context: tuple[list, list[int]]) -> None:
+    context[0].append((end - context[1][pattern], end))
+
+
+def _escape(pattern: bytes) -> bytes:
+    return b"".join(bytes((c,)) if c < 128 and chr(c).isalnum() else b"\\x%02x" % c for c in pattern)
+
+
+class _RegexMatcher:
+    """The fallback: one alternation, tried at every position (a lookahead), longest first, so
+    that overlapping occurrences are all found as with Hyperscan. Slower, the same result."""
+
+    name = "regex"
+
+    def __init__(self, patterns: Sequence[bytes]):
+        ordered = sorted(patterns, key=len, reverse=True)
+        self.longest = len(ordered[0])
+        self._rx = re.compile(b"(?=(" + b"|".join(re.escape(p) for p in ordered) + b"))")
+
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
+        return [m.span(1) for m in self._rx.finditer(data)]
+
+
+def _hyperscan_available() -> bool:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+DEFAULT_MATCHER = "hyperscan" if _hyperscan_available() else "regex"
+_MATCHERS = {"hyperscan": _HyperscanMatcher, "regex": _RegexMatcher}
+
+
+# ---------------------------------------------------------------------- the masker
+
+
+class Masker:
+    """Masks a run's secret values. Callable (one string); thread-safe; values can be added
+    while the run goes on (a secret resolved by a later attempt)."""
+
+    def __init__(self, values: Iterable[str] = (), *, min_length: int = MIN_SECRET_LENGTH, matcher: str | None = None):
+        self.min_length = min_length
+        self.matcher_name = matcher or DEFAULT_MATCHER
+        if self.matcher_name not in _MATCHERS:
+            raise ValueError(f"unknown matcher {self.matcher_name!r}")
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._forms: set[str] = set()
+        self._warnings: list[str] = []
+        # Swapped as a whole, so a masking thread never sees a half-built state.
+        self._state: tuple[Any, int] | None = None  # (matcher, length of the shortest form)
+        self.add_many((value, "") for value in values)
+
+    # -- adding values
+
+    def add(self, value: str, label: str = "") -> str | None:
+        """Mask `value` from now on; returns the warning if it is too short to mask."""
+        return self.add_many([(value, label)])[0]
+
+    def add_many(self, items: Iterable[tuple[str, str]]) -> list[str | None]:
+        """Add (value, label) pairs with one rebuild; a warning (or None) per pair."""
+        results: list[str | None] = []
+        with self._lock:
+            new_forms: set[str] = set()
+            for value, label in items:
+                if value in self._values:
+                    results.append(None)
+                    continue
+                self._values.add(value)
+                if too_short(value, self.min_length):
+                    what = f"secret {label}" if label else "a secret"
+                    warning = (
+                        f"{what} is shorter than {self.min_length} characters (not counting spaces), "
+                        f"so it is not masked in logs"
+                    )
+                    self._warnings.append(warning)
+                    results.append(warning)
+                    continue
+                new_forms |= secret_forms(value, self.min_length) - self._forms
+                warning = None
+                if "\n" in value and any(0 < len(line.strip()) < self.min_length for line in value.split("\n")):
+                    what = f"secret {label}" if label else "a multi-line secret"
+                    warning = f"{what} has lines shorter than {self.min_length} characters: those lines are not masked"
+                    self._warnings.append(warning)
+                results.append(warning)
+            if new_forms:
+                self._forms |= new_forms
+                patterns = sorted({p.encode("utf-8", "surrogatepass") for f in self._forms for p in _pieces(f)})
+                shortest = min(len(f) for f in self._forms)
+                self._state = (_MATCHERS[self.matcher_name](patterns), shortest)
+        return results
+
+    @property
+    def warnings(self) -> list[str]:
+        with self._lock:
+            return list(self._warnings)
+
+    @property
+    def forms(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._forms)
+
+    # -- masking
+
+    def __call__(self, text: str) -> str:
+        state = self._state
+        if state is None or len(text) < state[1]:
+            return text
+        data = text.encode("utf-8", "surrogatepass")
+        spans = state[0].spans(data)
+        if not spans:
+            return text
+        masked = _redact(data, spans, state[0])
+        return MASK if masked is None else masked.decode("utf-8", "surrogatepass")
+
+    mask = __call__
+
+    def mask_lines(self, lines: Sequence[str]) -> list[str]:
+        """Mask many lines with one scan: what a writer that stores lines in batches calls."""
+        state = self._state
+        if state is None or not lines:
+            return list(lines)
+        data = "\n".join(lines).encode("utf-8", "surrogatepass")
+        spans = state[0].spans(data)
+        if not spans:
+            return list(lines)
+        # No form holds a newline, so a span lies inside one line: the newlines before it say
+        # which (counted in one pass, which also checks that no line holds a newline itself).
+        touched: set[int] = set()
+        index = position = 0
+        for start in sorted({start for start, _ in spans}):
+            index += data.count(b"\n", position, start)
+            position = start
+            touched.add(index)
+        if index + data.count(b"\n", position) != len(lines) - 1:
+            return [self(line) for line in lines]
+        out = list(lines)
+        for index in touched:
+            out[index] = self(lines[index])
+        return out
+
+    def contains_secret(self, text: str) -> bool:
+        state = self._state
+        return state is not None and bool(state[0].spans(text.encode("utf-8", "surrogatepass")))
+
+    def mask_mapping(self, mapping: Mapping[str, Any], what: str = "output") -> tuple[dict[str, Any], list[str]]:
+        """Mask the keys and string values of a mapping (task outputs); a warning per entry
+        that held a secret, which stays in, masked, rather than disappearing without a word."""
+        masked: dict[str, Any] = {}
+        warnings: list[str] = []
+        for key, value in mapping.items():
+            new_key = self(key)
+            new_value = self(value) if isinstance(value, str) else value
+            if new_key != key or new_value is not value:
+                warnings.append(f"{what} {new_key!r} contained a secret value; it is kept masked")
+            masked[new_key] = new_value
+        return masked, warnings
+
+
+def _redact(data: bytes, spans: list[tuple[int, int]], matcher: Any) -> bytes | None:
+    """Replace the union of the spans with the mask until nothing matches; None if it would
+    not settle (then the caller hides the whole text).
+
+    A cut can only create a new occurrence across one of the masks it put in, so each pass
+    scans again only a pattern's length around each mask, not the whole text."""
+    reach = matcher.longest
+    for _ in range(MAX_PASSES):
+        spans.sort()
+        out: list[bytes] = []
+        masks: list[int] = []  # where each mask starts in the new text
+        length = pos = 0
+        start, end = spans[0]
+        for s, e in [*spans[1:], (len(data) + 1, len(data) + 1)]:
+            if s <= end:  # overlapping or touching: one mask
+                end = max(end, e)
+                continue
+            out += (data[pos:start], _MASK_BYTES)
+            length += start - pos
+            masks.append(length)
+            length += len(_MASK_BYTES)
+            pos, start, end = end, s, e
+        out.append(data[pos:])
+        data = b"".join(out)
+        spans = []
+        window_start = window_end = -1
+        for mask in [*masks, None]:
+            if mask is not None and mask - reach <= window_end:
+                window_end = mask + len(_MASK_BYTES) + reach
+                continue
+            if window_end >= 0:
+                lo = max(window_start, 0)
+                spans += [(s + lo, e + lo) for s, e in matcher.spans(data[lo:window_end])]
+            if mask is not None:
+                window_start, window_end = mask - reach, mask + len(_MASK_BYTES) + reach
+        if not spans:
+            return data
+    return None

@@ -1,0 +1,36 @@
+"""A run resumed after its worker died keeps its trace: same trace and root span, and the spans
+the dead worker left running end as errors."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import make_workflow
+from tracing.models import Span, Trace
+from workflows import runner
+from workflows.models import Run
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_resumed_run_continues_its_trace():
+    run = runner.create_run(make_workflow("name: again\ntasks:\n  a: {run: 'true'}\n"), enqueue=False)
+    # What the first worker had written before it died.
+    trace = Trace.objects.create(
+        run=run, trace_id="4bf92f3577b34da6a3ce929d0e0e4736", root_span_id="00f067aa0ba902b7",
+        started_at=timezone.now(), sampler="always_on", sampled=True,
+    )  # fmt: skip
+    start = int(trace.started_at.timestamp() * 1_000_000)
+    Span.objects.create(trace=trace, span_id="00f067aa0ba902b7", name="run again #1", start_us=start)
+    Span.objects.create(
+        trace=trace, span_id="1111111111111111", parent_id="00f067aa0ba902b7", name="a", start_us=start + 100
+    )
+    runner.execute(run.pk)
+    assert Run.objects.get(pk=run.pk).status == "success"
+    spans = Span.objects.filter(trace=trace)
+    lost = spans.get(span_id="1111111111111111")
+    assert lost.status == "error" and lost.status_message.startswith("lost") and lost.duration_us > 0
+    root = spans.get(span_id="00f067aa0ba902b7")
+    assert root.status == "ok" and root.start_us == start and root.duration_us > 0
+    assert spans.filter(name="a", status="ok").count() == 1 and Trace.objects.count() == 1

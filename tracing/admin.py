@@ -1,0 +1,20 @@
+from django.contrib import admin
+
+from .models import Span, Trace
+
+
+@admin.register(Trace)
+class TraceAdmin(admin.ModelAdmin):
+    list_display = ("trace_id", "run", "status", "duration_s", "span_count", "sampler", "sampled", "started_at")
+    list_filter = ("status", "sampler", "sampled")
+    search_fields = ("trace_id",)
+    readonly_fields = [f.name for f in Trace._meta.fields]
+    exclude = ("token_hash",)
+
+
+@admin.register(Span)
+class SpanAdmin(admin.ModelAdmin):
+    list_display = ("name", "span_id", "trace", "status", "duration_us", "source")
+    list_filter = ("status", "source")
+    search_fields = ("span_id", "name")
+    raw_id_fields = ("trace", "taskrun")

@@ -1,0 +1,518 @@
+"""Tracing's part in every run: a root span, a gates span, one span per task attempt.
+
+Spans are kept in memory, stored through the run's recorder (so each change reaches the run
+page as an event with the run's sequence number) and exported by the process's TracerProvider:
+as they end when the run was sampled at its start, or all at once when a tail sampler decides
+at the run's end. Each attempt's environment carries TRACEPARENT, TRACESTATE and BAGGAGE, and a
+per-run token with the dashboard's Zipkin endpoint, so a task's own spans join the trace.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from workflows.engine import executor as ex
+from workflows.extensions import RunExtension
+
+from .models import Span, Trace, span_dict
+from .otel.config import for_workflow
+from .otel.sampling import Decision, RunFacts, decide, head_decision
+from .otel.spans import ERROR, OK, UNSET, SpanRecord, TaskContext, new_span_id, new_trace_id, us
+from .store import record_from_row, refresh_counts, row_values, trace_dict, trace_spans, upsert_spans, usual_duration
+from .telemetry import global_config, telemetry
+
+log = logging.getLogger("runner.tracing")
+
+ZIPKIN_PATH = "/api/v2/spans"
+# Span changes reach the database and the page at most this often (a busy run's many changes
+# share one write and one event); the waterfall's bars grow by the clock in between.
+FLUSH_EVERY = 0.1
+NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _seconds(us_value: int | None) -> float | None:
+    return None if us_value is None else us_value / 1_000_000
+
+
+class TracingExtension(RunExtension):
+    name = "tracing"
+    panel_template = "tracing/_run_panel.html"
+    script = "js/tracing_run.js"
+
+    def __init__(self, run: Any, plan: Any, recorder: Any):
+        super().__init__(run, plan, recorder)
+        self.active = False
+        try:
+            self._start()
+        except Exception:  # tracing must never keep a run from running
+            log.exception("tracing could not start for run %s; the run goes on untraced", run.pk)
+            self.active = False
+            if hasattr(self, "stopping"):
+                self.stopping.set()
+
+    # ---------------------------------------------------------------- start
+
+    def _start(self) -> None:
+        run, spec = self.run, self.run.spec()
+        self.config = for_workflow(global_config(), spec.tracing)
+        if not self.config.enabled:
+            return
+        self.telemetry = telemetry()
+        self.lock = threading.Lock()
+        self.spans: dict[str, SpanRecord] = {}  # this execution's spans, by span id
+        self.links: dict[str, tuple[int, int | None]] = {}  # span id -> (task run id, attempt)
+        self.attempt_spans: dict[tuple[str, int], str] = {}
+        self.traced_nodes: set[str] = set()
+        self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
+        self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
+        self.last_emit = 0.0
+        self.stopping = threading.Event()
+        self.to_export: collections.deque[SpanRecord] = collections.deque()  # ended, sampled at the start
+        self.retried = False
+        self.tasks_began = False
+        self.gates: SpanRecord | None = None
+        self.token = secrets.token_urlsafe(32)
+        now = time.time()
+        trace = Trace.objects.filter(run=run).first()
+        resumed = trace is not None
+        if trace is None:
+            trace_id = new_trace_id()
+            head = head_decision(self.config.sampling, trace_id)
+            trace = Trace.objects.create(
+                run=run, trace_id=trace_id, root_span_id=new_span_id(), status=run.RUNNING,
+                started_at=datetime.fromtimestamp(now, tz=UTC), sampler=self.config.sampling.sampler,
+                sampled=head.sampled if head else None, decision=head.reason if head else "",
+                token_hash=token_hash(self.token),
+            )  # fmt: skip
+            root_start = us(now)
+        else:  # resumed after its worker died: same trace, same root; close what the dead worker left open
+            Trace.objects.filter(pk=trace.pk).update(token_hash=token_hash(self.token))
+            root_start = us(trace.started_at.timestamp())
+            self._close_lost(trace, us(now))
+        self.trace = trace
+        self.sampled = trace.sampled  # True/False: decided at the start; None: tail, decided at the end
+        self.keep_rows = self.config.store == "all" or self.sampled is not False
+        self.export_live = self.sampled is True and self.telemetry.exporting
+        self.active = True
+        self.service = self.telemetry.service_name
+        attributes = {
+            "runner.workflow": spec.name,
+            "runner.run.id": run.pk,
+            "runner.run.number": run.number,
+            "runner.trigger": run.trigger,
+            "runner.workflow.version": run.workflow_version.version,
+            **{f"runner.tag.{k}": v for k, v in (run.tags or {}).items()},
+            **dict(self.config.attributes),
+        }
+        self.root = SpanRecord(
+            trace.trace_id, trace.root_span_id, f"run {spec.name} #{run.number}", root_start,
+            attributes=attributes, service=self.service,
+        )  # fmt: skip
+        self._emit(self.root)
+        threading.Thread(target=self._tick, name=f"spans-{run.pk}", daemon=True).start()
+        if not resumed:
+            self._reused_spans(us(now))
+        self._mask_token()
+        self.static_env = self._static_env()
+        self.task_envs: dict[str, dict[str, str]] = {}
+        self.context = TaskContext(
+            trace.trace_id,
+            sampled=self.sampled is not False,  # undecided (tail): the task's script records, we decide later
+            state={"runner": str(run.pk)},
+            baggage={"runner.workflow": spec.name, "runner.run.id": str(run.pk)},
+        )
+
+    def _close_lost(self, trace: Trace, now_us: int) -> None:
+        """Spans a dead worker left running end now, as errors; the root stays open for us."""
+        for row in Span.objects.filter(trace=trace, duration_us__isnull=True).exclude(span_id=trace.root_span_id):
+            row.duration_us = max(0, now_us - row.start_us)
+            row.status, row.status_message = ERROR, "lost: the worker running it stopped"
+            row.save(update_fields=["duration_us", "status", "status_message"])
+
+    def _reused_spans(self, now_us: int) -> None:
+        """A re-run carries some results over: mark those tasks in the trace, at zero length."""
+        for node_id, row in self.recorder.tasks.items():
+            if row.get("reused") and node_id in self.plan.nodes:
+                record = self._node_record(node_id, now_us)
+                self.links[record.span_id] = (row["id"], None)
+                record.end(now_us, OK)
+                record.attributes["runner.status"] = "reused"
+                record.add_event(now_us, "reused", reason=self.recorder.mask(row.get("reason") or ""))
+                self.traced_nodes.add(node_id)
+                self._finished(record)
+
+    def _mask_token(self) -> None:
+        # The token is a credential: never stored, even if a script prints its environment.
+        previous, token = self.recorder.mask, self.token
+        self.recorder.mask = lambda text: previous(text).replace(token, "***")
+
+    def _static_env(self) -> dict[str, str]:
+        site = urlsplit(settings.SITE_URL)
+        endpoint = urlunsplit((site.scheme, site.netloc, site.path.rstrip("/") + ZIPKIN_PATH, "", ""))
+        # The Zipkin exporter has no header setting; credentials in the URL become HTTP Basic auth.
+        with_auth = urlunsplit(
+            (site.scheme, f"run-{self.run.pk}:{self.token}@{site.netloc}", site.path.rstrip("/") + ZIPKIN_PATH, "", "")
+        )
+        return {
+            "OTEL_EXPORTER_ZIPKIN_ENDPOINT": with_auth,
+            "RUNNER_TRACE_ENDPOINT": endpoint,
+            "RUNNER_TRACE_TOKEN": self.token,
+            "RUNNER_TRACE_ID": self.trace.trace_id,
+        }
+
+    # ---------------------------------------------------------------- storing and publishing
+
+    def _emit(self, record: SpanRecord) -> None:
+        """Hand the span to the recorder's writer, at most every FLUSH_EVERY seconds: changes in
+        between wait in memory and go together (one span event, one statement), and while a span
+        event waits in the recorder's queue, changes ride on it. A quiet run's first change goes
+        at once. The executor's threads only take a lock here."""
+        if not self.keep_rows:
+            return
+        # No lock on this path: with the task threads queueing on one lock, each wait would give
+        # up the GIL. A deque's append is atomic; the lock is taken only when an event may be due.
+        self.changes.append(record)
+        if self.queued_event is None and time.monotonic() - self.last_emit >= FLUSH_EVERY:
+            self._flush_due()
+
+    def _due_event(self, now: float, force: bool = False) -> dict[str, Any] | None:
+        """A new span event if one is due (call with the lock held)."""
+        if not self.changes or self.queued_event is not None:
+            return None
+        if not force and now - self.last_emit < FLUSH_EVERY:
+            return None
+        self.last_emit = now
+        self.queued_event = {"kind": "span", "spans": []}
+        return self.queued_event
+
+    def _tick(self) -> None:
+        """Sends what waited in memory once FLUSH_EVERY has passed; ends with the run."""
+        while not self.stopping.wait(FLUSH_EVERY / 2):
+            self._flush_due()
+            self._export_finished()
+
+    def _flush_due(self, force: bool = False) -> None:
+        with self.lock:
+            event = self._due_event(time.monotonic(), force)
+        if event is not None:
+            self.recorder.emit(event, store=self._store)
+
+    def _store(self) -> None:
+        """Runs in the recorder's transaction: writes every span waiting, and puts them on the event
+        that is published (with its sequence number) once they are committed."""
+        records: dict[str, SpanRecord] = {}
+        with self.lock:
+            event, self.queued_event = self.queued_event, None
+        while True:  # a span changed twice is written once, as it is now
+            try:
+                record = self.changes.popleft()
+            except IndexError:
+                break
+            records[record.span_id] = record
+        rows = {sid: row_values(record, *self.links.get(sid, (None, None))) for sid, record in records.items()}
+        if event is not None:
+            event["spans"] = [span_dict(row) for row in rows.values()]
+        if not rows:
+            return
+        try:
+            # Should a span row fail, the run's own records in this batch must still commit: on
+            # PostgreSQL that takes a savepoint; SQLite undoes just the failed statement by itself.
+            with transaction.atomic() if connection.vendor != "sqlite" else contextlib.nullcontext():
+                upsert_spans(self.trace.pk, list(rows.values()))
+        except DatabaseError:
+            log.exception("tracing could not store %d span(s) of run %s", len(rows), self.run.pk)
+
+    def _finished(self, record: SpanRecord) -> None:
+        self._emit(record)
+        if self.export_live:
+            self.to_export.append(record)  # converted and handed to the exporters by the ticker
+
+    def _export_finished(self) -> None:
+        batch = []
+        while True:
+            try:
+                batch.append(self.to_export.popleft())
+            except IndexError:
+                break
+        if batch:
+            self.telemetry.export(batch)
+
+    # ---------------------------------------------------------------- gates
+
+    def before_tasks(self) -> None:
+        if not self.active:
+            return None
+        gates = self.run.spec().gates
+        if gates:
+            # Gates run in the extensions after this one (tracing is listed first): their time is
+            # from here to the executor's first report.
+            self.gates = SpanRecord(
+                self.trace.trace_id, new_span_id(), "gates", us(time.time()), parent_id=self.root.span_id,
+                attributes={"runner.gates": ",".join(sorted(gates))}, service=self.service,
+            )  # fmt: skip
+            self._emit(self.gates)
+        return None
+
+    def _began(self) -> None:
+        if self.tasks_began:
+            return
+        self.tasks_began = True
+        gates = self.gates
+        if gates is not None and gates.end_us is None:
+            gates.end(us(time.time()), OK)
+            self._finished(gates)
+
+    # ---------------------------------------------------------------- attempts
+
+    def attempt_env(self, node_id: str, attempt: int) -> Mapping[str, str]:
+        if not self.active:
+            return {}
+        try:
+            self._began()
+            span_id = new_span_id()
+            self.attempt_spans[(node_id, attempt)] = span_id  # one key per thread: no lock needed
+            env = dict(self._task_env(self.plan.nodes[node_id].task))
+            env.update(self.context.env(span_id, {"runner.node": node_id, "runner.attempt": str(attempt)}))
+            return env
+        except Exception:  # a tracing bug must not fail the attempt
+            log.exception("tracing could not prepare the environment of %s", node_id)
+            return {}
+
+    def _task_env(self, task: Any) -> dict[str, str]:
+        """What every attempt of a task gets, less what the workflow file sets itself."""
+        cached = self.task_envs.get(task.id)
+        if cached is None:
+            own = {**self.plan.spec.env, **task.env}
+            cached = {k: v for k, v in self.static_env.items() if k not in own}
+            if "OTEL_SERVICE_NAME" not in own:
+                cached["OTEL_SERVICE_NAME"] = f"{self.plan.spec.name}.{task.id}"
+            self.task_envs[task.id] = cached
+        return cached
+
+    def _node_record(self, node_id: str, start_us: int, span_id: str | None = None) -> SpanRecord:
+        node = self.plan.nodes[node_id]
+        attributes: dict[str, Any] = {
+            "runner.workflow": self.plan.spec.name,
+            "runner.run.id": self.run.pk,
+            "runner.task": node.task.id,
+            "runner.node": node_id,
+        }
+        if node.leg is not None:
+            attributes["runner.matrix"] = node.leg_key
+            for key, value in node.leg.items():
+                attributes[f"runner.matrix.{key}"] = value if isinstance(value, (str, int, float, bool)) else str(value)
+        return SpanRecord(
+            self.trace.trace_id, span_id or new_span_id(), node_id, start_us, parent_id=self.root.span_id,
+            attributes=attributes, service=self.service,
+        )  # fmt: skip
+
+    def attempt_started(self, node_id: str, attempt: int, **info: Any) -> None:
+        if not self.active:
+            return
+        self._began()
+        span_id = self.attempt_spans.get((node_id, attempt)) or new_span_id()
+        self.attempt_spans[(node_id, attempt)] = span_id
+        ready_at, started_at = info.get("ready_at") or info["started_at"], info["started_at"]
+        record = self._node_record(node_id, us(min(ready_at, started_at)), span_id)
+        record.attributes.update(
+            {
+                "runner.attempt": attempt,
+                "runner.status": "running",
+                "runner.queue_wait_s": round(max(0.0, started_at - ready_at), 6),
+                "process.command_line": self.recorder.mask(info.get("command") or ""),
+            }
+        )
+        if info.get("pid"):
+            record.attributes["process.pid"] = info["pid"]
+        record.add_event(us(started_at), "process started", pid=info.get("pid"))
+        task_row = self.recorder.tasks.get(node_id)
+        # Single dict and set operations: atomic, and each thread touches its own node's keys.
+        self.spans[span_id] = record
+        self.traced_nodes.add(node_id)
+        if task_row is not None:
+            self.links[span_id] = (task_row["id"], attempt)
+        self._emit(record)
+
+    def attempt_finished(self, info: ex.AttemptInfo) -> None:
+        if not self.active:
+            return
+        span_id = self.attempt_spans.get((info.node_id, info.attempt))
+        record = self.spans.get(span_id or "")
+        if record is None:
+            return  # attempt_started already reported it missing; nothing to end
+        r = info.result
+        end = us(r.ended_at)
+        record.attributes.update(
+            {
+                "runner.status": info.status,
+                "process.exit_code": r.exit_code,
+                "runner.signal": r.signal,
+                "runner.wall_s": round(r.wall_s, 6),
+                "runner.cpu_s": round(r.cpu_s, 6),
+                "runner.cpu_user_s": round(r.cpu_user_s, 6),
+                "runner.cpu_sys_s": round(r.cpu_sys_s, 6),
+                "runner.peak_rss_bytes": r.peak_rss_bytes or None,
+            }
+        )
+        record.attributes = {k: v for k, v in record.attributes.items() if v is not None}
+        task = self.plan.nodes[info.node_id].task
+        status, message = OK, ""
+        if info.status == "timeout":
+            status, message = ERROR, f"timed out after {task.timeout:g}s"
+            record.add_event(end, "timeout", timeout_s=task.timeout)
+        elif info.status == "cancelled":
+            status = UNSET
+            record.add_event(end, "cancelled", reason="the run was cancelled")
+        elif info.status == "failed":
+            status = ERROR
+            if r.error:
+                message = self.recorder.mask(r.error)
+            elif r.signal:
+                message = f"killed by signal {r.signal}"
+            else:
+                message = f"exit code {r.exit_code}"
+        if info.retry_delay is not None:
+            self.retried = True
+            record.add_event(end, "retry scheduled", delay_s=round(info.retry_delay, 3), next_attempt=info.attempt + 1)
+        record.end(end, status, message)
+        self._finished(record)
+
+    def node_state(self, node_id: str, state: str, **info: Any) -> None:
+        if not self.active:
+            return
+        self._began()
+        if state not in ex.TERMINAL or state == ex.SUCCESS or node_id in self.traced_nodes:
+            return
+        # Ended without an attempt of its own: a zero-length span says why.
+        with self.lock:
+            if node_id in self.traced_nodes:
+                return
+            self.traced_nodes.add(node_id)
+        now = us(time.time())
+        reason = self.recorder.mask(info.get("reason") or "")
+        record = self._node_record(node_id, now)
+        record.attributes["runner.status"] = state
+        task_row = self.recorder.tasks.get(node_id)
+        if task_row is not None:
+            self.links[record.span_id] = (task_row["id"], None)
+        if state == ex.FAILED:
+            record.end(now, ERROR, reason or "failed")
+        else:
+            attributes: dict[str, Any] = {"reason": reason}
+            task = self.plan.nodes[node_id].task
+            if state == ex.SKIPPED and task.skip_if and reason.startswith("skip_if"):
+                attributes["condition"] = task.skip_if
+            record.add_event(now, NO_ATTEMPT_EVENTS[state], **attributes)
+            record.end(now, UNSET)
+        self._finished(record)
+
+    # ---------------------------------------------------------------- the end
+
+    def after_run(self, outcome: ex.RunOutcome) -> None:
+        if not self.active:
+            return
+        now = time.time()
+        ran_tasks = self.tasks_began
+        gates = self.gates
+        if gates is not None and gates.end_us is None:
+            self.tasks_began = True
+            blocked = not ran_tasks and outcome.status != ex.SUCCESS
+            gates.end(us(now), ERROR if blocked else OK, self.recorder.mask(outcome.reason) if blocked else "")
+            self._finished(gates)
+        root = self.root
+        reason = self.recorder.mask(outcome.reason or "")
+        root.attributes["runner.status"] = outcome.status
+        if outcome.status == ex.FAILED:
+            root.end(us(now), ERROR, reason or "failed")
+        elif outcome.status == ex.CANCELLED:
+            root.add_event(us(now), "cancelled", reason=reason)
+            root.end(us(now), UNSET)
+        else:
+            root.end(us(now), OK)
+        self._emit(root)
+        self.stopping.set()
+        self._flush_due(force=True)  # everything still in memory goes before the trace's event
+        duration = _seconds(root.duration_us)
+        decision = self._decide(outcome.status, duration)
+        self.sampled = decision.sampled
+        if decision.sampled and self.telemetry.exporting:
+            if self.export_live:
+                self.to_export.append(root)
+                self._export_finished()  # the rest of what ended since the ticker's last round too
+            else:
+                self.telemetry.export(self._all_spans())
+        drop = not decision.sampled and self.config.store == "sampled"
+        fields = {
+            "status": outcome.status,
+            "ended_at": datetime.fromtimestamp(now, tz=UTC),
+            "duration_s": duration,
+            "sampled": decision.sampled,
+            "decision": decision.reason[:200],
+        }
+        trace_pk = self.trace.pk
+
+        def store() -> None:
+            # The span rows went with the span event queued before this one.
+            if drop:
+                Span.objects.filter(trace_id=trace_pk).delete()
+            Trace.objects.filter(pk=trace_pk).update(**fields)
+            refresh_counts(trace_pk)
+
+        for key, value in fields.items():
+            setattr(self.trace, key, value)
+        self.recorder.emit({"kind": "trace", "trace": trace_dict(self.trace), "dropped": drop}, store=store)
+
+    def _decide(self, status: str, duration: float | None) -> Decision:
+        if self.trace.sampled is not None and self.config.sampling.sampler != "tail":
+            return Decision(self.trace.sampled, self.trace.decision)
+        facts = RunFacts(
+            trace_id=self.trace.trace_id,
+            status=status,
+            duration_s=duration,
+            usual_s=usual_duration(self.run) if self.config.sampling.tail.slower_than_usual else None,
+            retried=self.retried or self._retried_before(),
+            tags=self.run.tags or {},
+        )
+        return decide(self.config.sampling, facts)
+
+    def _retried_before(self) -> bool:
+        """A resumed run may have retried in its earlier execution."""
+        return any((row.get("attempts") or 0) > 1 for row in self.recorder.tasks.values())
+
+    def _all_spans(self) -> list[SpanRecord]:
+        """This execution's spans from memory, everything else (children, earlier executions) from
+        the database: a tail decision exports the whole trace."""
+        mine = dict(self.spans)
+        for record in (self.root, self.gates):
+            if record is not None:
+                mine[record.span_id] = record
+        with transaction.atomic():
+            rows = Span.objects.filter(trace=self.trace).exclude(span_id__in=list(mine)).values()
+            others = [record_from_row(self.trace.trace_id, row) for row in rows]
+        return [*mine.values(), *others]
+
+    # ---------------------------------------------------------------- the run page
+
+    @classmethod
+    def snapshot(cls, run_id: int) -> Any:
+        trace = Trace.objects.filter(run_id=run_id).first()
+        if trace is None:
+            return None
+        return {"trace": trace_dict(trace), "spans": trace_spans(trace)}
