@@ -42,7 +42,9 @@ def store_records(rows: list[dict[str, Any]]) -> None:
         return
     fields = {f.attname: f.name for f in CostRecord._meta.concrete_fields}
     with connection.cursor() as cursor:
-        HotSql(connection).insert_rows(cursor, CostRecord, [{fields.get(k, k): v for k, v in row.items()} for row in rows])
+        HotSql(connection).insert_rows(
+            cursor, CostRecord, [{fields.get(k, k): v for k, v in row.items()} for row in rows]
+        )
     _add_to_totals(rows)
 
 

@@ -69,7 +69,12 @@ class ProviderForm(forms.Form):
             rows = []
             for spec in provider_class(kind).fields:
                 clear = clear_name(kind, spec.name)
-                is_set = spec.secret and stored and kind == self.instance.kind and spec.name in self.instance.credential_fields
+                is_set = (
+                    spec.secret
+                    and stored
+                    and kind == self.instance.kind
+                    and spec.name in self.instance.credential_fields
+                )
                 bound = self[field_name(kind, spec.name)]
                 rows.append((spec, bound, self[clear] if clear in self.fields else None, is_set))
             self.kind_fields[kind] = rows
@@ -109,7 +114,9 @@ class ProviderForm(forms.Form):
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
         if not PROVIDER_NAME.fullmatch(name):
-            raise forms.ValidationError("may only contain letters, digits, '_', '.' and '-' (and start with one of the first two)")
+            raise forms.ValidationError(
+                "may only contain letters, digits, '_', '.' and '-' (and start with one of the first two)"
+            )
         taken = SecretProvider.objects.filter(name=name).exclude(pk=self.instance.pk).exists()
         if taken:
             raise forms.ValidationError(f"a secret provider named {name!r} exists already")

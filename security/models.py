@@ -385,6 +385,11 @@ class SecretProvider(models.Model):
                 shown.append((spec.label, str(value)))
         return shown
 
+    @property
+    def stored_credential_labels(self) -> list[str]:
+        labels = {spec.name: spec.label for spec in self.provider_cls.fields}
+        return [labels.get(name, name) for name in self.credential_fields]
+
     def referencing_workflows(self) -> list[Any]:
         """Workflows whose current version references this provider (parsed specs are cached)."""
         from workflows.models import Workflow
@@ -442,13 +447,19 @@ class SecretProvider(models.Model):
         self.credential_fields = sorted(secret)
         self.scope_workflows, self.scope_tags = list(scope.workflows), list(scope.tags)
         after = self._audit_view(secret)
-        changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+        # Created: the fields it was given. Changed: the fields whose value differs.
+        changed = sorted(
+            key for key in set(before) | set(after)
+            if before.get(key) != after.get(key) and not (creating and after.get(key) in ("", [], None))
+        )  # fmt: skip
         if creating:
             self.created_by = user if user is not None and user.is_authenticated else None
         with transaction.atomic():
             self.save()
             if creating or changed:
-                ProviderChange.record(self, user, ProviderChange.CREATED if creating else ProviderChange.CHANGED, changed)
+                ProviderChange.record(
+                    self, user, ProviderChange.CREATED if creating else ProviderChange.CHANGED, changed
+                )
         return changed
 
     def _audit_view(self, secret: Mapping[str, Any]) -> dict[str, Any]:
@@ -489,7 +500,9 @@ class ProviderChange(models.Model):
         SecretProvider, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
     )
     provider_name = models.CharField(max_length=100)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True, help_text="Kept if the user is deleted.")
     at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=8, choices=ACTIONS)

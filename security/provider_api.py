@@ -86,7 +86,9 @@ class ProviderWriteSerializer(serializers.Serializer):
 class ConnectionResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     message = serializers.CharField(help_text="The store's answer, or the cause: authentication, permission, ...")
-    kind = serializers.CharField(help_text="ok, config, authentication, permission, not_found, sealed, tls, unreachable, error")
+    kind = serializers.CharField(
+        help_text="ok, config, authentication, permission, not_found, sealed, tls, unreachable, error"
+    )
     errors = serializers.DictField(child=serializers.CharField(), required=False)
 
 

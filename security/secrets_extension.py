@@ -177,10 +177,17 @@ class SecretsExtension(RunExtension):
             if reads and taskrun_id is not None:
                 SecretRead.objects.bulk_create(
                     SecretRead(
-                        run_id=run_id, taskrun_id=taskrun_id, attempt=attempt, env=read["env"],
-                        provider_id=provider_ids.get(read["provider"]), provider_name=read["provider"],
-                        path=read["path"], key=read["key"], requested_version=read["requested_version"],
-                        version=read["version"], cached=read["cached"],
+                        run_id=run_id,
+                        taskrun_id=taskrun_id,
+                        attempt=attempt,
+                        env=read["env"],
+                        provider_id=provider_ids.get(read["provider"]),
+                        provider_name=read["provider"],
+                        path=read["path"],
+                        key=read["key"],
+                        requested_version=read["requested_version"],
+                        version=read["version"],
+                        cached=read["cached"],
                     )  # fmt: skip
                     for read in reads
                 )

@@ -7,153 +7,349 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0001_initial'),
+        ("workflows", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Budget',
+            name="Budget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('scope', models.CharField(choices=[('workflow', 'one workflow'), ('tag', 'workflows with a tag'), ('all', 'every workflow')], default='workflow', max_length=10)),
-                ('tag_key', models.CharField(blank=True, max_length=100)),
-                ('tag_value', models.CharField(blank=True, max_length=200)),
-                ('period', models.CharField(choices=[('run', 'per run'), ('day', 'per day (UTC)'), ('month', 'per month (UTC)')], default='day', max_length=6)),
-                ('limit', models.FloatField(help_text='USD')),
-                ('warn_at', models.FloatField(default=0.8, help_text='Warn when this fraction of the limit is spent.')),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workflow', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='budgets', to='workflows.workflow')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("workflow", "one workflow"),
+                            ("tag", "workflows with a tag"),
+                            ("all", "every workflow"),
+                        ],
+                        default="workflow",
+                        max_length=10,
+                    ),
+                ),
+                ("tag_key", models.CharField(blank=True, max_length=100)),
+                ("tag_value", models.CharField(blank=True, max_length=200)),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[("run", "per run"), ("day", "per day (UTC)"), ("month", "per month (UTC)")],
+                        default="day",
+                        max_length=6,
+                    ),
+                ),
+                ("limit", models.FloatField(help_text="USD")),
+                ("warn_at", models.FloatField(default=0.8, help_text="Warn when this fraction of the limit is spent.")),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="budgets",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scope', 'period', 'id'],
-                'permissions': [('override_budget', 'Can let a run start although its budget is spent')],
+                "ordering": ["scope", "period", "id"],
+                "permissions": [("override_budget", "Can let a run start although its budget is spent")],
             },
         ),
         migrations.CreateModel(
-            name='BudgetAlert',
+            name="BudgetAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('warning', 'warning'), ('stopped', 'stopped'), ('refused', 'refused')], max_length=10)),
-                ('scope', models.CharField(max_length=300)),
-                ('spent', models.FloatField()),
-                ('limit', models.FloatField()),
-                ('message', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('budget', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='costs.budget')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='budget_alerts', to='workflows.run')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workflows.workflow')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("warning", "warning"), ("stopped", "stopped"), ("refused", "refused")], max_length=10
+                    ),
+                ),
+                ("scope", models.CharField(max_length=300)),
+                ("spent", models.FloatField()),
+                ("limit", models.FloatField()),
+                ("message", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "budget",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="alerts",
+                        to="costs.budget",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="budget_alerts",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="workflows.workflow"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='BudgetOverride',
+            name="BudgetOverride",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('budget', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='overrides', to='costs.budget')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('used_by', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='budget_override', to='workflows.run')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workflows.workflow')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "budget",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="overrides",
+                        to="costs.budget",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "used_by",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="budget_override",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="workflows.workflow"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CatalogueVersion',
+            name="CatalogueVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('built', 'built from packaged data'), ('imported', 'imported by an admin')], max_length=10)),
-                ('label', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sha256', models.CharField(help_text="Of the priced file (libcloud's pricing.json, or the import).", max_length=64)),
-                ('sources', models.JSONField(default=list, help_text='Each source: package, version, file, sha256, licence, as_of.')),
-                ('counts', models.JSONField(default=dict, help_text='Rows per provider and kind (and how many have no price).')),
-                ('rows', models.JSONField(blank=True, default=list, help_text="An import's own rows (built rows come from the file).")),
-                ('active', models.BooleanField(default=True, help_text='Inactive imports no longer take precedence.')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("built", "built from packaged data"), ("imported", "imported by an admin")],
+                        max_length=10,
+                    ),
+                ),
+                ("label", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "sha256",
+                    models.CharField(
+                        help_text="Of the priced file (libcloud's pricing.json, or the import).", max_length=64
+                    ),
+                ),
+                (
+                    "sources",
+                    models.JSONField(
+                        default=list, help_text="Each source: package, version, file, sha256, licence, as_of."
+                    ),
+                ),
+                (
+                    "counts",
+                    models.JSONField(
+                        default=dict, help_text="Rows per provider and kind (and how many have no price)."
+                    ),
+                ),
+                (
+                    "rows",
+                    models.JSONField(
+                        blank=True, default=list, help_text="An import's own rows (built rows come from the file)."
+                    ),
+                ),
+                ("active", models.BooleanField(default=True, help_text="Inactive imports no longer take precedence.")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('import_prices', 'Can import price files')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("import_prices", "Can import price files")],
             },
         ),
         migrations.CreateModel(
-            name='CostDay',
+            name="CostDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('tags_key', models.CharField(help_text='The tags as canonical JSON (part of the key).', max_length=500)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('total', models.FloatField(default=0.0)),
-                ('retries', models.FloatField(default=0.0)),
-                ('records', models.PositiveIntegerField(default=0)),
-                ('unpriced', models.PositiveIntegerField(default=0)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workflows.workflow')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                (
+                    "tags_key",
+                    models.CharField(help_text="The tags as canonical JSON (part of the key).", max_length=500),
+                ),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("total", models.FloatField(default=0.0)),
+                ("retries", models.FloatField(default=0.0)),
+                ("records", models.PositiveIntegerField(default=0)),
+                ("unpriced", models.PositiveIntegerField(default=0)),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="workflows.workflow"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['day', 'workflow'], name='costday_day_workflow')],
-                'constraints': [models.UniqueConstraint(fields=('workflow', 'day', 'tags_key'), name='costday_key')],
+                "indexes": [models.Index(fields=["day", "workflow"], name="costday_day_workflow")],
+                "constraints": [models.UniqueConstraint(fields=("workflow", "day", "tags_key"), name="costday_key")],
             },
         ),
         migrations.CreateModel(
-            name='CostRecord',
+            name="CostRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=400)),
-                ('task_id', models.CharField(max_length=200)),
-                ('attempt_number', models.PositiveIntegerField()),
-                ('is_retry', models.BooleanField(default=False, help_text='Attempt 2 or later: what the retries cost.')),
-                ('day', models.DateField(help_text='UTC day the attempt ended.')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('model', models.CharField(max_length=12)),
-                ('provider', models.CharField(max_length=10)),
-                ('region', models.CharField(max_length=40)),
-                ('instance_type', models.CharField(max_length=60)),
-                ('amount', models.FloatField(help_text='USD; only the priced lines (see status and reason).')),
-                ('status', models.CharField(choices=[('priced', 'priced'), ('partial', 'partial'), ('unpriced', 'unpriced')], max_length=10)),
-                ('reason', models.TextField(blank=True, help_text='Why (part of) it is unpriced.')),
-                ('rates', models.JSONField(default=dict)),
-                ('inputs', models.JSONField(default=dict)),
-                ('lines', models.JSONField(default=list)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('catalogue', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='costs.catalogueversion')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cost_records', to='workflows.run')),
-                ('taskrun', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cost_records', to='workflows.taskrun')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cost_records', to='workflows.workflow')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("node_id", models.CharField(max_length=400)),
+                ("task_id", models.CharField(max_length=200)),
+                ("attempt_number", models.PositiveIntegerField()),
+                (
+                    "is_retry",
+                    models.BooleanField(default=False, help_text="Attempt 2 or later: what the retries cost."),
+                ),
+                ("day", models.DateField(help_text="UTC day the attempt ended.")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("model", models.CharField(max_length=12)),
+                ("provider", models.CharField(max_length=10)),
+                ("region", models.CharField(max_length=40)),
+                ("instance_type", models.CharField(max_length=60)),
+                ("amount", models.FloatField(help_text="USD; only the priced lines (see status and reason).")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("priced", "priced"), ("partial", "partial"), ("unpriced", "unpriced")], max_length=10
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, help_text="Why (part of) it is unpriced.")),
+                ("rates", models.JSONField(default=dict)),
+                ("inputs", models.JSONField(default=dict)),
+                ("lines", models.JSONField(default=list)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                (
+                    "catalogue",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="costs.catalogueversion",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="cost_records", to="workflows.run"
+                    ),
+                ),
+                (
+                    "taskrun",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="cost_records", to="workflows.taskrun"
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cost_records",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'node_id', 'attempt_number'],
-                'indexes': [models.Index(fields=['run', 'node_id'], name='cost_run_node'), models.Index(fields=['workflow', 'day'], name='cost_workflow_day'), models.Index(fields=['day', 'amount'], name='cost_day_amount')],
-                'constraints': [models.UniqueConstraint(fields=('taskrun', 'attempt_number'), name='cost_one_per_attempt')],
+                "ordering": ["run", "node_id", "attempt_number"],
+                "indexes": [
+                    models.Index(fields=["run", "node_id"], name="cost_run_node"),
+                    models.Index(fields=["workflow", "day"], name="cost_workflow_day"),
+                    models.Index(fields=["day", "amount"], name="cost_day_amount"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("taskrun", "attempt_number"), name="cost_one_per_attempt")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RunCost',
+            name="RunCost",
             fields=[
-                ('run', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='cost', serialize=False, to='workflows.run')),
-                ('total', models.FloatField(default=0.0)),
-                ('retries', models.FloatField(default=0.0)),
-                ('records', models.PositiveIntegerField(default=0)),
-                ('unpriced', models.PositiveIntegerField(default=0, help_text='Records with an unpriced part.')),
-                ('target', models.JSONField(default=dict, help_text='provider, region, instance_type, model and where they came from.')),
-                ('final', models.BooleanField(default=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workflows.workflow')),
+                (
+                    "run",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="cost",
+                        serialize=False,
+                        to="workflows.run",
+                    ),
+                ),
+                ("total", models.FloatField(default=0.0)),
+                ("retries", models.FloatField(default=0.0)),
+                ("records", models.PositiveIntegerField(default=0)),
+                ("unpriced", models.PositiveIntegerField(default=0, help_text="Records with an unpriced part.")),
+                (
+                    "target",
+                    models.JSONField(
+                        default=dict, help_text="provider, region, instance_type, model and where they came from."
+                    ),
+                ),
+                ("final", models.BooleanField(default=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="workflows.workflow"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workflow', 'run'], name='runcost_workflow_run')],
+                "indexes": [models.Index(fields=["workflow", "run"], name="runcost_workflow_run")],
             },
         ),
     ]

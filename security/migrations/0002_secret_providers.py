@@ -8,86 +8,199 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('security', '0001_initial'),
-        ('workflows', '0001_initial'),
+        ("security", "0001_initial"),
+        ("workflows", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SecretNotice',
+            name="SecretNotice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveIntegerField(default=0)),
-                ('level', models.CharField(choices=[('warning', 'warning'), ('error', 'error')], default='warning', max_length=8)),
-                ('message', models.TextField()),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='secret_notices', to='workflows.run')),
-                ('taskrun', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='secret_notices', to='workflows.taskrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attempt", models.PositiveIntegerField(default=0)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("warning", "warning"), ("error", "error")], default="warning", max_length=8
+                    ),
+                ),
+                ("message", models.TextField()),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="secret_notices", to="workflows.run"
+                    ),
+                ),
+                (
+                    "taskrun",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="secret_notices",
+                        to="workflows.taskrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'id'],
+                "ordering": ["run", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SecretProvider',
+            name="SecretProvider",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='What references start with: name:path#key.', max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$')])),
-                ('kind', models.CharField(choices=[('vault', 'HashiCorp Vault'), ('aws', 'AWS Secrets Manager'), ('azure', 'Azure Key Vault')], max_length=10)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('options', models.JSONField(blank=True, default=dict, help_text="The kind's settings that are not secret.")),
-                ('credentials', models.TextField(blank=True, help_text='Fernet token of the secret fields (never shown).')),
-                ('credential_fields', models.JSONField(blank=True, default=list, help_text='Which secret fields are set (names).')),
-                ('scope_workflows', models.JSONField(blank=True, default=list, help_text='Workflow name patterns that may use it.')),
-                ('scope_tags', models.JSONField(blank=True, default=list, help_text='Tags (key or key=value) that may use it.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="What references start with: name:path#key.",
+                        max_length=100,
+                        unique=True,
+                        validators=[django.core.validators.RegexValidator("^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")],
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("vault", "HashiCorp Vault"),
+                            ("aws", "AWS Secrets Manager"),
+                            ("azure", "Azure Key Vault"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=300)),
+                (
+                    "options",
+                    models.JSONField(blank=True, default=dict, help_text="The kind's settings that are not secret."),
+                ),
+                (
+                    "credentials",
+                    models.TextField(blank=True, help_text="Fernet token of the secret fields (never shown)."),
+                ),
+                (
+                    "credential_fields",
+                    models.JSONField(blank=True, default=list, help_text="Which secret fields are set (names)."),
+                ),
+                (
+                    "scope_workflows",
+                    models.JSONField(blank=True, default=list, help_text="Workflow name patterns that may use it."),
+                ),
+                (
+                    "scope_tags",
+                    models.JSONField(blank=True, default=list, help_text="Tags (key or key=value) that may use it."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'permissions': [('use_secretprovider', 'Can reference secret providers and see their scope and lineage')],
+                "ordering": ["name"],
+                "permissions": [
+                    ("use_secretprovider", "Can reference secret providers and see their scope and lineage")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProviderChange',
+            name="ProviderChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_name', models.CharField(max_length=100)),
-                ('username', models.CharField(blank=True, help_text='Kept if the user is deleted.', max_length=150)),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('action', models.CharField(choices=[('created', 'created'), ('changed', 'changed'), ('deleted', 'deleted'), ('rotated', 'rotated')], max_length=8)),
-                ('fields', models.JSONField(blank=True, default=list, help_text='Names of the fields that changed.')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='changes', to='security.secretprovider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("provider_name", models.CharField(max_length=100)),
+                ("username", models.CharField(blank=True, help_text="Kept if the user is deleted.", max_length=150)),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("created", "created"),
+                            ("changed", "changed"),
+                            ("deleted", "deleted"),
+                            ("rotated", "rotated"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("fields", models.JSONField(blank=True, default=list, help_text="Names of the fields that changed.")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="changes",
+                        to="security.secretprovider",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SecretRead',
+            name="SecretRead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveIntegerField()),
-                ('env', models.CharField(help_text='The environment variable it became.', max_length=200)),
-                ('provider_name', models.CharField(max_length=100)),
-                ('path', models.CharField(max_length=1000)),
-                ('key', models.CharField(blank=True, max_length=300)),
-                ('requested_version', models.CharField(blank=True, max_length=130)),
-                ('version', models.CharField(blank=True, help_text='The version the store returned.', max_length=130)),
-                ('cached', models.BooleanField(default=False, help_text="Served from the run's cache, not the store.")),
-                ('read_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reads', to='security.secretprovider')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='secret_reads', to='workflows.run')),
-                ('taskrun', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='secret_reads', to='workflows.taskrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attempt", models.PositiveIntegerField()),
+                ("env", models.CharField(help_text="The environment variable it became.", max_length=200)),
+                ("provider_name", models.CharField(max_length=100)),
+                ("path", models.CharField(max_length=1000)),
+                ("key", models.CharField(blank=True, max_length=300)),
+                ("requested_version", models.CharField(blank=True, max_length=130)),
+                ("version", models.CharField(blank=True, help_text="The version the store returned.", max_length=130)),
+                ("cached", models.BooleanField(default=False, help_text="Served from the run's cache, not the store.")),
+                ("read_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reads",
+                        to="security.secretprovider",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="secret_reads", to="workflows.run"
+                    ),
+                ),
+                (
+                    "taskrun",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="secret_reads", to="workflows.taskrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'taskrun', 'attempt', 'env'],
-                'indexes': [models.Index(fields=['provider', '-read_at'], name='secretread_provider'), models.Index(fields=['provider_name', '-read_at'], name='secretread_provider_name')],
+                "ordering": ["run", "taskrun", "attempt", "env"],
+                "indexes": [
+                    models.Index(fields=["provider", "-read_at"], name="secretread_provider"),
+                    models.Index(fields=["provider_name", "-read_at"], name="secretread_provider_name"),
+                ],
             },
         ),
     ]

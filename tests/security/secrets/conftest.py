@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_workflow
-from tests.security.providers.conftest import bao, keyvault, moto  # noqa: F401  (the real servers)
+from tests.security.providers.conftest import approle, bao, keyvault, moto  # noqa: F401  (the real servers)
 from tests.security.providers.servers import BaoServer
 
 
@@ -33,13 +33,16 @@ def make_provider(admin, bao: BaoServer) -> Callable[..., Any]:  # noqa: F811
     from security.models import SecretProvider
     from security.providers.resolve import Scope
 
-    def make(name: str = "vault-test", kind: str = "vault", *, workflows=("*",), tags=(), **config: Any):
+    def make(
+        name: str = "vault-test", kind: str = "vault", *, workflows=("*",), tags=(), description="", **config: Any
+    ):
         if kind == "vault":
             config = {"url": bao.url, "token": bao.token, **config}
             if config.get("auth") == "approle":
                 config.pop("token")
         provider = SecretProvider()
-        provider.save_config(name=name, kind=kind, config=config, scope=Scope.parse(workflows, tags), user=admin)
+        scope = Scope.parse(workflows, tags)
+        provider.save_config(name=name, kind=kind, config=config, scope=scope, description=description, user=admin)
         return provider
 
     return make
@@ -75,3 +78,14 @@ def run_now(text: str, **kwargs: Any):
     run = runner.create_run(make_workflow(text, **kwargs), enqueue=False)
     runner.execute(run.pk)
     return Run.objects.get(pk=run.pk)
+
+
+def vault_form(url: str, **fields: str) -> dict[str, str]:
+    """What an admin posts for a Vault provider (token auth, KV v2 at secret/), with changes."""
+    data = {
+        "name": "vault-prod", "kind": "vault", "description": "", "scope_workflows": "*", "scope_tags": "",
+        "vault__url": url, "vault__mount": "secret", "vault__kv_version": "2", "vault__auth": "token",
+        "vault__token": "", "vault__approle_mount": "approle", "vault__verify_tls": "on", "vault__timeout": "10",
+    }  # fmt: skip
+    data.update(fields)
+    return data

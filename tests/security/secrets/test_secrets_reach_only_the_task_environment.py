@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def env_has_digest(env: str, value: str) -> list[str]:
     digest = hashlib.sha256(value.encode()).hexdigest()
-    return python(f"import hashlib, os, sys; sys.exit(hashlib.sha256(os.environ[{env!r}].encode()).hexdigest() != {digest!r})")
+    return python(
+        f"import hashlib, os, sys; sys.exit(hashlib.sha256(os.environ[{env!r}].encode()).hexdigest() != {digest!r})"
+    )
 
 
 def test_the_value_is_in_the_task_environment_and_nowhere_else(make_provider, vault_secret):
