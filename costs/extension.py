@@ -8,6 +8,7 @@ budget crossed on the way warns, or stops the run with the reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Sum
 
+from workflows.batchsql import Dumped
 from workflows.engine import executor as ex
 from workflows.extensions import RunExtension, Stop
 
@@ -69,6 +71,7 @@ class CostExtension(RunExtension):
             self.rates = {"instance": {"unpriced": self.origin}}
             self.rates.update({key: {"unpriced": self.origin} for key in pricing.USAGE})
         self.model = self.target.model if self.target else "allocation"
+        self.rates_json = Dumped(self.rates)  # the same on every record of the run: serialised once
         self.lock = threading.Lock()
         self.spans: dict[tuple[str, int], list[float | None]] = {}  # (node, attempt) -> [start, end]
         self.peaks: dict[tuple[str, int], int] = {}
@@ -143,6 +146,13 @@ class CostExtension(RunExtension):
         self._check_budgets(run_total)
 
     def attempt_finished(self, info: ex.AttemptInfo) -> None:
+        # Priced in the run's writer thread, not here: this thread starts the task's successor
+        # next, and the writer works while that task runs. Order is kept: the writer takes
+        # events in the order they were emitted.
+        self.recorder.emit(functools.partial(self._price_attempt, info), store=self._store_pending)
+
+    def _price_attempt(self, info: ex.AttemptInfo) -> dict[str, Any]:
+        """The attempt's record (left for _store_pending, in the same transaction) and its event."""
         result = info.result
         key = (info.node_id, info.attempt)
         task = self.plan.nodes[info.node_id].task
@@ -169,19 +179,18 @@ class CostExtension(RunExtension):
             "region": self.target.region if self.target else "",
             "instance_type": self.target.instance_type if self.target else "",
             "catalogue_id": self._catalogue_version(), "amount": estimate.amount, "status": estimate.status,
-            "reason": self.recorder.mask("; ".join(estimate.unpriced)), "rates": self.rates, "inputs": inputs,
+            "reason": self.recorder.mask("; ".join(estimate.unpriced)), "rates": self.rates_json, "inputs": inputs,
             "lines": [line.as_dict() for line in estimate.lines], "tags": self.tags,
         }  # fmt: skip
         taskrun_id = self._task_id(info.node_id)
         with self.lock:
             self.pending.append({**fields, "taskrun_id": taskrun_id})
-
-        self.recorder.emit({
+        self._check_budgets(run_total)
+        return {
             "kind": "cost", "node": info.node_id, "id": taskrun_id, "attempt": info.attempt, "live": False,
             "amount": estimate.amount, "node_total": node_total, "run_total": run_total, "status": estimate.status,
             "reason": fields["reason"], "retry": info.attempt > 1,
-        }, store=self._store_pending)  # fmt: skip
-        self._check_budgets(run_total)
+        }  # fmt: skip
 
     def _store_pending(self) -> None:
         """In the writer's transaction: every record waiting, in one go (the first store of a batch
@@ -192,12 +201,12 @@ class CostExtension(RunExtension):
 
     def after_run(self, outcome: ex.RunOutcome) -> None:
         run_id = self.run.pk
-        total = self.final_total
 
         def store() -> None:
             RunCost.objects.filter(run_id=run_id).update(final=True)
 
-        self.recorder.emit({"kind": "cost", "final": True, "run_total": total}, store=store)
+        # Built by the writer after the attempts before it were priced: the total is complete then.
+        self.recorder.emit(lambda: {"kind": "cost", "final": True, "run_total": self.final_total}, store=store)
 
     # ---------------------------------------------------------------- helpers
 

@@ -63,9 +63,11 @@ class CostRecord(models.Model):
     PRICED, PARTIAL, UNPRICED = "priced", "partial", "unpriced"
     STATUSES = [(s, s) for s in (PRICED, PARTIAL, UNPRICED)]
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="cost_records")
-    taskrun = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="cost_records")
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="cost_records")
+    # Every index is written with each record, in the run's hot path: the foreign keys' own
+    # indexes would repeat the leading columns of the indexes and constraint below.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="cost_records", db_index=False)
+    taskrun = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="cost_records", db_index=False)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="cost_records", db_index=False)
     node_id = models.CharField(max_length=400)
     task_id = models.CharField(max_length=200)
     attempt_number = models.PositiveIntegerField()

@@ -75,21 +75,7 @@ SUMS = ("total", "retries", "records", "unpriced")
 
 def _upsert(cursor: Any, model: Any, keys: tuple[str, ...], extra: tuple[str, ...], rows: list[tuple]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET total = total + excluded.total, ... (SQLite and PostgreSQL)."""
-    if not rows:
-        return
-    q = connection.ops.quote_name
-    table = q(model._meta.db_table)
-    names = (*keys, *extra, *SUMS)
-    fields = [model._meta.get_field(n.removesuffix("_id") if n.endswith("_id") else n) for n in names]
-    columns = [field.column for field in fields]
-    sets = ", ".join(f"{q(c)} = {table}.{q(c)} + excluded.{q(c)}" for c in SUMS)
-    one = "(" + ", ".join(["%s"] * len(names)) + ")"
-    params = [field.get_db_prep_save(value, connection=connection) for row in rows for field, value in zip(fields, row)]
-    cursor.execute(
-        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES {', '.join([one] * len(rows))} "
-        f"ON CONFLICT ({', '.join(q(c) for c in columns[: len(keys)])}) DO UPDATE SET {sets}",
-        params,
-    )
+    HotSql(connection).upsert_add(cursor, model, keys, extra, SUMS, rows)
 
 
 def rebuild_days() -> int:

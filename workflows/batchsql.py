@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from django.db import models
 
 from .models import LogLine, Run, TaskAttempt, TaskRun
 
@@ -13,6 +18,22 @@ ATTEMPT_COLUMNS = (
 )  # fmt: skip
 ATTEMPT_END = ATTEMPT_COLUMNS[7:]
 ATTEMPT_DEFAULTS = {"error": ""}
+# Field types whose values _prep passes through (or converts) exactly as get_db_prep_save would.
+_PLAIN_TYPES = frozenset({
+    "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "FloatField", "ForeignKey",
+    "IntegerField", "PositiveBigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
+    "SlugField", "SmallIntegerField", "TextField",
+})  # fmt: skip
+
+
+class Dumped:
+    """A JSON value serialised once and written as is by HotSql: the same value on many rows
+    (a run's rates on each of its cost records) is not serialised again for each."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, value: Any):
+        self.value, self.text = value, json.dumps(value)
 
 
 class HotSql:
@@ -20,14 +41,28 @@ class HotSql:
 
     Per event, the ORM's Python work (compiling the query, building instances, converting
     each value) costs several times SQLite's own; in a busy run that is what slows tasks down.
+    So each model's statement and each field's converter are worked out once per connection
+    vendor and kept (`_plan`), and values are converted by those, not by the field's full path.
     """
 
+    _plans: dict[tuple[str, Any], tuple[str, list[tuple[str, Any, Callable[[Any], Any]]]]] = {}
+    _plans_lock = threading.Lock()
+
     def __init__(self, conn: Any):
-        self.conn = conn
-        self.q = conn.ops.quote_name
-        self.sqlite = conn.vendor == "sqlite"
-        self.insert_lines_sql = self._insert(LogLine, ("run", "taskrun", "attempt", "lineno", "stream", "ts", "text"))
-        self.insert_attempts_sql = self._insert(TaskAttempt, ATTEMPT_COLUMNS)
+        # The real connection, not django.db.connection's proxy: each attribute read through the
+        # proxy looks the connection up in a context-local store.
+        self.conn = getattr(conn, "_connections", None) and conn._connections[conn._alias] or conn
+        self.q = self.conn.ops.quote_name
+        self.sqlite = self.conn.vendor == "sqlite"
+        statements = self._plans.get((self.conn.vendor, "statements"))
+        if statements is None:
+            statements = (
+                self._insert(LogLine, ("run", "taskrun", "attempt", "lineno", "stream", "ts", "text")),
+                self._insert(TaskAttempt, ATTEMPT_COLUMNS),
+            )
+            with self._plans_lock:
+                self._plans[(self.conn.vendor, "statements")] = statements  # type: ignore[assignment]
+        self.insert_lines_sql, self.insert_attempts_sql = statements
 
     @staticmethod
     def _column(model: Any, name: str) -> str:
@@ -44,6 +79,33 @@ class HotSql:
             # What Django's backends store, without its per-value checks: naive UTC text on SQLite.
             return str(value.astimezone(UTC).replace(tzinfo=None)) if self.sqlite else value
         return model._meta.get_field(name).get_db_prep_save(value, connection=self.conn)
+
+    def _converter(self, model: Any, field: Any) -> Callable[[Any], Any]:
+        """A cheap stand-in for field.get_db_prep_save, for the field types the hot path writes."""
+        conn, name = self.conn, field.name
+        if isinstance(field, models.JSONField) and field.encoder is None:
+            if self.sqlite:  # what Django's JSONField stores on SQLite: json.dumps text
+                return lambda value: (
+                    None if value is None else value.text if type(value) is Dumped else json.dumps(value)
+                )
+            adapt = conn.ops.adapt_json_value
+            return lambda value: None if value is None else adapt(value.value if type(value) is Dumped else value, None)
+        if isinstance(field, (models.DateTimeField, models.DateField, models.TimeField)) or (
+            field.get_internal_type() in _PLAIN_TYPES
+        ):
+            return lambda value: self._prep(model, name, value)
+        return lambda value: field.get_db_prep_save(value, connection=conn)
+
+    def _plan(self, model: Any) -> tuple[str, list[tuple[str, Any, Callable[[Any], Any]]]]:
+        key = (self.conn.vendor, model)
+        plan = self._plans.get(key)
+        if plan is None:
+            fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+            columns = [(f.name, f.get_default(), self._converter(model, f)) for f in fields]
+            plan = (self._insert(model, tuple(f.name for f in fields)), columns)
+            with self._plans_lock:
+                self._plans[key] = plan
+        return plan
 
     # Each statement below writes a whole batch: executemany would cross into SQLite (and give
     # up the GIL) once per row, and in a busy run every crossing waits for the task threads.
@@ -83,15 +145,36 @@ class HotSql:
 
     def insert_rows(self, cursor: Any, model: Any, rows: list[dict[str, Any]]) -> None:
         """Insert dicts of field values; unnamed fields get their model default."""
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-        defaults = {f.name: f.get_default() for f in fields}
-        statement = self._insert(model, tuple(f.name for f in fields))
-        prep = self._prep
+        statement, columns = self._plan(model)
         self._insert_rows(
-            cursor,
-            statement,
-            [[prep(model, f.name, row.get(f.name, defaults[f.name])) for f in fields] for row in rows],
+            cursor, statement, [[convert(row.get(name, default)) for name, default, convert in columns] for row in rows]
         )
+
+    def upsert_add(self, cursor: Any, model: Any, keys: tuple[str, ...], names: tuple[str, ...],
+                   sums: tuple[str, ...], rows: list[tuple]) -> None:  # fmt: skip
+        """INSERT ... ON CONFLICT (keys) DO UPDATE SET s = s + excluded.s for each of `sums`
+        (SQLite and PostgreSQL): running totals, many rows in one statement. A row is the values
+        of keys, names and sums, in that order."""
+        if not rows:
+            return
+        key = (self.conn.vendor, model, keys, names, sums)
+        plan = self._plans.get(key)
+        if plan is None:
+            q, table = self.q, self.q(model._meta.db_table)
+            fields = [
+                model._meta.get_field(n.removesuffix("_id") if n.endswith("_id") else n) for n in (*keys, *names, *sums)
+            ]
+            columns = [field.column for field in fields]
+            sets = ", ".join(f"{q(c)} = {table}.{q(c)} + excluded.{q(c)}" for c in columns[len(keys) + len(names) :])
+            sql = (f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES %s "
+                   f"ON CONFLICT ({', '.join(q(c) for c in columns[: len(keys)])}) DO UPDATE SET {sets}")  # fmt: skip
+            plan = (sql, [("", None, self._converter(model, f)) for f in fields])
+            with self._plans_lock:
+                self._plans[key] = plan
+        sql, columns = plan
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        params = [convert(value) for row in rows for (_n, _d, convert), value in zip(columns, row, strict=True)]
+        cursor.execute(sql.replace("VALUES %s", "VALUES " + ", ".join([one] * len(rows)), 1), params)
 
     def insert_lines(self, cursor: Any, rows: list[tuple]) -> None:
         self._insert_rows(cursor, self.insert_lines_sql, [list(row) for row in rows])

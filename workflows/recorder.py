@@ -31,6 +31,12 @@ MAX_BATCH = 5000
 # A run that wrote less than BUSY_WINDOW ago is busy: gather its events for COALESCE seconds.
 BUSY_WINDOW = 0.05
 COALESCE = 0.004
+# A run whose next event came less than FLOODED after the last write makes events faster than
+# they are written: gather for FLOOD_FACTOR times the last write's length (at most MAX_COALESCE),
+# so that writing takes at most about a third of the time whatever the run does.
+FLOODED = 0.01
+FLOOD_FACTOR = 2.0
+MAX_COALESCE = 0.025
 STREAMS = {"stdout": LogLine.STDOUT, "stderr": LogLine.STDERR, "system": LogLine.SYSTEM}
 
 
@@ -108,9 +114,13 @@ class RunRecorder(ex.Hooks):
     def system_line(self, node_id: str, attempt: int, text: str) -> None:
         self.log(node_id, attempt, "system", text)
 
-    def emit(self, event: dict[str, Any], store: Callable[[], Any] | None = None) -> None:
+    def emit(
+        self, event: dict[str, Any] | Callable[[], dict[str, Any] | None], store: Callable[[], Any] | None = None
+    ) -> None:
         """An extension's record: `store` runs in the writer's transaction, then the event goes
-        out with the run's next sequence number, in order with the task changes around it."""
+        out with the run's next sequence number, in order with the task changes around it.
+        `event` may be a function: the writer calls it (in emit order, before `store`) to build
+        the event, so that work stays off the task threads; returning None sends nothing."""
         self._queue.put(("emit", event, store))
 
     def close(self) -> None:
@@ -125,22 +135,26 @@ class RunRecorder(ex.Hooks):
     def _write_loop(self) -> None:
         try:
             self._sql = HotSql(connection)
-            last_flush = 0.0
+            last_flush, flush_took = 0.0, 0.0
             while True:
                 items = [self._queue.get()]
                 # Adaptive group commit: after a quiet spell an event is written and sent at
                 # once; while the run is busy, sleep a moment (not woken by each new record)
-                # so that one transaction carries many.
-                if time.monotonic() - last_flush < BUSY_WINDOW and items[0] is not None:
-                    time.sleep(COALESCE)
+                # so that one transaction carries many, and longer while it floods us.
+                gap = time.monotonic() - last_flush
+                if gap < BUSY_WINDOW and items[0] is not None:
+                    flooded = gap < FLOODED
+                    time.sleep(min(MAX_COALESCE, max(COALESCE, FLOOD_FACTOR * flush_took)) if flooded else COALESCE)
                 while len(items) < MAX_BATCH and items[-1] is not None:
                     try:
                         items.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
                 stop = None in items
+                began = time.monotonic()
                 self._flush([i for i in items if i is not None])
                 last_flush = time.monotonic()
+                flush_took = last_flush - began
                 if stop:
                     return
         except BaseException as exc:  # kept for close() to raise: a lost write must not pass silently
@@ -235,7 +249,9 @@ class RunRecorder(ex.Hooks):
             elif kind == "run":
                 run_fields.update(item[1])
             elif kind == "emit":
-                extra.append(item[1])
+                event = item[1]() if callable(item[1]) else item[1]
+                if event is not None:
+                    extra.append(event)
                 if item[2] is not None:
                     stores.append(item[2])
         if lines:

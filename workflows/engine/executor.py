@@ -156,6 +156,7 @@ class Executor:
         self._running: set[str] = set()
         self._counter = itertools.count()
         self._refs = {task_id: self._referenced(task) for task_id, task in self.spec.tasks.items()}
+        self._static_commands: dict[str, tuple[list[str], str]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -378,8 +379,15 @@ class Executor:
     def _run_attempt(self, node_id: str, attempt: int, ctx: Mapping[str, Any] | None) -> AttemptInfo:
         node = self.plan.nodes[node_id]
         task = node.task
-        argv = command_argv(task.run, ctx)
-        command = argv[2] if argv[:2] == ["/bin/sh", "-c"] else shlex.join(argv)
+        static = self._static_commands.get(task.id)
+        if static is None:
+            argv = command_argv(task.run, ctx)
+            command = argv[2] if argv[:2] == ["/bin/sh", "-c"] else shlex.join(argv)
+            texts = [task.run] if isinstance(task.run, str) else task.run
+            if not any("${{" in text for text in texts):  # the same for every attempt: worked out once
+                self._static_commands[task.id] = (argv, command)
+        else:
+            argv, command = static
         # Not created up front (GitHub creates $GITHUB_OUTPUT): `>> "$RUNNER_OUTPUT"` creates it,
         # most tasks never write one, and every system call counts when a task is `true`.
         out_path = os.path.join(self._tmp, f"{next(self._counter)}.out")

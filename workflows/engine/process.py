@@ -4,9 +4,11 @@ cancellation that kill the whole process group, and CPU/peak-memory accounting v
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -212,6 +214,31 @@ class _LineSplitter:
         self.on_line(self.name, line.decode("utf-8", "replace"))
 
 
+def _popen(argv: Sequence[str], executable: str | None, env: Mapping[str, str] | None, cwd: str | None) -> Any:
+    return subprocess.Popen(
+        list(argv),
+        executable=executable,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        close_fds=True,
+        start_new_session=True,
+        bufsize=0,
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _executable(name: str, path: str) -> str | None:
+    """Where a bare program name is on PATH, looked up once rather than by Popen for each task
+    (it joins and encodes every PATH entry). None: let Popen search (a path, or a relative PATH
+    entry, which depends on the task's working directory)."""
+    if not name or "/" in name or any(not os.path.isabs(entry) for entry in path.split(os.pathsep)):
+        return None
+    return shutil.which(name, path=path)
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -236,18 +263,16 @@ def run_process(
     started_at, t0 = time.time(), time.monotonic()
     if cancelled_early:
         return ProcessResult(cancelled=True, started_at=started_at, ended_at=time.time())
+    path = (env if env is not None else os.environ).get("PATH", os.defpath)
+    executable = _executable(argv[0], path) if argv else None
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            close_fds=True,
-            start_new_session=True,
-            bufsize=0,
-        )
+        try:
+            proc = _popen(argv, executable, env, cwd)
+        except FileNotFoundError:
+            if executable is None:
+                raise
+            _executable.cache_clear()  # the program moved since it was looked up: search again
+            proc = _popen(argv, None, env, cwd)
     except (OSError, ValueError) as exc:
         return ProcessResult(started_at=started_at, ended_at=time.time(), error=f"cannot start: {exc}")
     pid = proc.pid  # == pgid, thanks to start_new_session
