@@ -48,6 +48,9 @@ class RunMask:
     def mask_lines(self, lines: Sequence[str]) -> list[str]:
         return [self.previous(text) for text in self.masker.mask_lines(lines)]
 
+    def safe_cut(self, data: bytes, cut: int) -> int:
+        return self.masker.safe_cut(data, cut)
+
     def mask_mapping(self, mapping: Mapping[str, Any], what: str = "output") -> tuple[dict[str, Any], list[str]]:
         masked, warnings = self.masker.mask_mapping(mapping, what)
         return {

@@ -240,6 +240,9 @@ class TracingExtension(RunExtension):
             log.exception("tracing could not store %d span(s) of run %s", len(rows), self.run.pk)
 
     def _finished(self, record: SpanRecord) -> None:
+        # Kept for a tail decision's export too: spans with no attempt (skipped, upstream failed,
+        # cancelled, reused) exist only here until the writer stores them.
+        self.spans.setdefault(record.span_id, record)
         self._emit(record)
         if self.export_live:
             self.to_export.append(record)  # converted and handed to the exporters by the ticker

@@ -129,6 +129,10 @@ class RunHooks(ex.Hooks):
     def filter_outputs(self, node_id, outputs):
         return self.recorder.filter_outputs(node_id, outputs)
 
+    def line_cut(self, data, cut):
+        safe_cut = getattr(self.recorder.mask, "safe_cut", None)  # the run's masker, when it has secrets
+        return safe_cut(data, cut) if safe_cut is not None else cut
+
     def progress(self, node_id, attempt, cpu_s, rss_bytes, wall_s):
         self.recorder.progress(node_id, attempt, cpu_s, rss_bytes, wall_s)
         self._each("progress", node_id, attempt, cpu_s, rss_bytes, wall_s)

@@ -298,6 +298,25 @@ class Masker:
             out[index] = self(lines[index])
         return out
 
+    def safe_cut(self, data: bytes, cut: int) -> int:
+        """Where to cut `data` (a line too long to pass on whole, as UTF-8) at or near `cut` so
+        that no secret's form lies across the cut: each piece is masked on its own. Before the
+        first form that would straddle it, or after it when that form starts the data."""
+        state = self._state
+        if state is None:
+            return cut
+        matcher = state[0]
+        for _ in range(MAX_PASSES):
+            low, high = max(0, cut - matcher.longest), min(len(data), cut + matcher.longest)
+            across = [(low + s, low + e) for s, e in matcher.spans(data[low:high]) if low + s < cut < low + e]
+            if not across:
+                return cut
+            start = min(s for s, _e in across)
+            if start == 0:
+                return max(e for _s, e in across)
+            cut = start
+        return cut
+
     def contains_secret(self, text: str) -> bool:
         state = self._state
         return state is not None and bool(state[0].spans(text.encode("utf-8", "surrogatepass")))

@@ -98,6 +98,10 @@ class Hooks:
 
     def progress(self, node_id: str, attempt: int, cpu_s: float, rss_bytes: int, wall_s: float) -> None: ...
 
+    def line_cut(self, data: bytes, cut: int) -> int:
+        """Where to cut a line too long to pass on whole (see run_process); `cut` by default."""
+        return cut
+
 
 def command_argv(command: str | list[str], ctx: Mapping[str, Any] | None) -> list[str]:
     """Render ${{ }} and decide between a direct exec and `/bin/sh -c`.
@@ -418,8 +422,9 @@ class Executor:
             cwd = os.path.join(self.base_dir, workdir)
         try:
             result = run_process(
-                argv, env=env, cwd=cwd, timeout=task.timeout, on_line=on_line, handle=handle, on_start=on_start
-            )
+                argv, env=env, cwd=cwd, timeout=task.timeout, on_line=on_line, handle=handle, on_start=on_start,
+                line_cut=self.hooks.line_cut,
+            )  # fmt: skip
         finally:
             with self._lock:
                 self._handles.pop(node_id, None)

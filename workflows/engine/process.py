@@ -182,10 +182,12 @@ def _cut_point(data: bytes, limit: int) -> int:
 
 
 class _LineSplitter:
-    __slots__ = ("buf", "limit", "name", "on_line")
+    __slots__ = ("buf", "cut", "limit", "name", "on_line")
 
-    def __init__(self, name: str, on_line: Callable[[str, str], None], limit: int) -> None:
-        self.name, self.on_line, self.limit, self.buf = name, on_line, limit, b""
+    def __init__(
+        self, name: str, on_line: Callable[[str, str], None], limit: int, cut: Callable[[bytes, int], int] | None
+    ) -> None:
+        self.name, self.on_line, self.limit, self.cut, self.buf = name, on_line, limit, cut, b""
 
     def feed(self, data: bytes) -> None:
         if self.buf:
@@ -204,6 +206,8 @@ class _LineSplitter:
     def _emit_pieces(self, data: bytes) -> bytes:
         while len(data) > self.limit:
             cut = _cut_point(data, self.limit)
+            if self.cut is not None:  # not through a secret: each piece is masked on its own
+                cut = self.cut(data, cut) or cut
             self.on_line(self.name, data[:cut].decode("utf-8", "replace"))
             data = data[cut:]
         return data
@@ -250,8 +254,12 @@ def run_process(
     on_start: Callable[[int], None] | None = None,
     kill_grace: float = 5.0,
     max_line_bytes: int = 65536,
+    line_cut: Callable[[bytes, int], int] | None = None,
 ) -> ProcessResult:
-    """Run argv to completion; never raises for a command that cannot start (see .error)."""
+    """Run argv to completion; never raises for a command that cannot start (see .error).
+
+    A line longer than max_line_bytes is passed on in pieces; `line_cut(data, cut)` may move
+    each cut (a masker keeps a secret whole within one piece)."""
     if max_line_bytes < 1:
         raise ValueError("max_line_bytes must be at least 1")
     handle = handle if handle is not None else ProcessHandle()
@@ -311,7 +319,7 @@ def run_process(
         for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
             assert stream is not None
             fd = stream.fileno()
-            splitter = _LineSplitter(name, on_line, max_line_bytes) if on_line else None
+            splitter = _LineSplitter(name, on_line, max_line_bytes, line_cut) if on_line else None
             pipes[fd] = tags[fd] = splitter
             poller.register(fd, select.POLLIN)
         try:
