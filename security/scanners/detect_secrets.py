@@ -1,8 +1,9 @@
 """detect-secrets with its default plugins, through its library API (in worker processes).
 
 Honours a baseline file (`.secrets.baseline` at the root, or the one given): secrets it lists
-are known and not reported, and its plugin/filter settings are used; and inline allow-list
-comments (`# pragma: allowlist secret`). Only masked values and hashes are ever returned.
+are known and not reported (yet still masked in every tool's output), and its plugin/filter
+settings are used; and inline allow-list comments (`# pragma: allowlist secret`). Only masked
+values and hashes are ever returned.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class DetectSecrets:
 
     def config_digest(self, root: Path | None = None) -> str:
         baseline = self.baseline(root) if root is not None else None
-        text = f"detect-secrets {self.version()} {json.dumps(baseline, sort_keys=True)}"
+        # "baselined": results made before known secrets were returned (for masking) must not be reused.
+        text = f"detect-secrets {self.version()} baselined {json.dumps(baseline, sort_keys=True)}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def applies(self, file: SourceFile) -> bool:
@@ -80,6 +82,8 @@ class DetectSecrets:
         lines = [masked_lines.get(i + 1, text) for i, text in enumerate(file.lines)]
         found = []
         for result in raw:
+            if result.get("baselined"):  # known: masked above, but not a finding
+                continue
             line = int(result.get("line_number") or 0)
             text, start = snippet(lines, line)
             fields = fingerprint.secret_fields(result["type"], path, result["hashed_secret"])

@@ -5,6 +5,8 @@ Run as `python -m security.scanners.secrets_worker` with a JSON job on stdin
 process because detect-secrets keeps its settings in a global (one configuration per process)
 and scanning is CPU-bound (processes use every core). Secret values never leave this process:
 each result carries the value's SHA-1 (as detect-secrets' baselines do) and a masked form.
+Secrets the baseline lists come back too, marked `"baselined": true`: they are not findings, but
+the lines that hold them must still be masked wherever another tool shows or quotes them.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def scan_files(root: str, files: list[str], baseline: dict[str, Any] | None) -> 
             for secret in found:
                 # The CLI keeps one entry per (file, type, secret): the first line it was seen on.
                 key = (secret.type, secret.secret_hash)
-                if key in unique or (path, secret.type, secret.secret_hash) in known:
+                if key in unique:
                     continue
                 unique[key] = secret
                 if lines is None:
@@ -63,6 +65,7 @@ def scan_files(root: str, files: list[str], baseline: dict[str, Any] | None) -> 
                     "is_verified": secret.is_verified, "line_number": secret.line_number,
                     "secret_masked": mask_secret(secret.secret_value or ""),
                     "line_masked": mask_in(text, by_line.get(secret.line_number, [])),
+                    "baselined": (path, secret.type, secret.secret_hash) in known,
                 })  # fmt: skip
             results[path] = entries
     return {"results": results, "errors": errors}

@@ -49,3 +49,25 @@ def test_secrets_listed_in_the_baseline_are_known_and_not_reported(db, project: 
     scan_folder(project, tools=["detect-secrets"], use_cache=False)
 
     assert list(Finding.objects.filter(kind="secret").values_list("rule_id", flat=True)) == ["GitHub Token"]
+
+
+def test_secrets_listed_in_the_baseline_are_still_masked_in_other_tools_findings(db, project: Path):
+    baseline = subprocess.run([sys.executable, "-P", "-m", "detect_secrets", "scan", "--all-files", "app/settings.py"],
+                              cwd=project, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    (project / ".secrets.baseline").write_text(baseline)  # every planted secret is known
+
+    scan = scan_folder(project, tools=["detect-secrets", "bandit"], use_cache=False)
+
+    assert not Finding.objects.filter(kind="secret").exists()
+    b105 = Finding.objects.filter(tool="bandit", rule_id="B105")  # Bandit quotes the values and shows their lines
+    assert b105.exists() and all(f.path == "app/settings.py" and "*" in f.message for f in b105)
+    findings = list(Finding.objects.filter(path="app/settings.py"))
+    occurrences = list(Occurrence.objects.filter(scan=scan, finding__in=findings))
+    assert occurrences and all(o.snippet for o in occurrences)
+    for value in (AWS_KEY, GITHUB_TOKEN, "Tr0ub4dor"):
+        for finding in findings:
+            assert value not in finding.message and value not in finding.title
+        for occurrence in occurrences:
+            assert value not in occurrence.message and value not in occurrence.snippet
+            assert value not in json.dumps(occurrence.raw)
+        assert value not in stored_text()
