@@ -2,7 +2,8 @@
 
 A gate blocks on an open or confirmed finding at or above its threshold (or an accepted risk
 whose acceptance ran out); with `new_only: true`, only on findings the last successful run's
-gate did not see. It fails closed: a scanner that cannot run stops the run too.
+gate did not see. It fails closed: a scanner that cannot run stops the run too, and so does a
+dependencies gate that found no requirements file to check.
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def evaluate(run: Run, spec: WorkflowSpec, scan: Scan) -> GateOutcome:
         broken = [e for e in failed if e["tool"] in tools]
         if broken and threshold(kind, config) is not None:
             problems += [f"{e['tool']}: {e['path'] + ': ' if e['path'] else ''}{e['message']}" for e in broken]
+        elif kind == "dependencies" and not scan.manifests:  # no manifest read: nothing was checked
+            problems.append(f"dependencies gate: no requirements file found in {scan.target.root} "
+                            "(set gates.dependencies.requirements)")  # fmt: skip
         at = threshold(kind, config)
         found = seen.filter(tool__in=tools)
         hits = found.blocking().at_least(at) if at is not None else found.none()

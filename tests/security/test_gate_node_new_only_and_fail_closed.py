@@ -93,3 +93,17 @@ def test_a_gate_that_cannot_check_fails_closed(transactional_db, tmp_path):
     assert run.status == Run.FAILED and "could not check" in run.message and "missing.txt" in run.message
     assert GateCheck.objects.get(run=run).status == "error"
     assert not run.tasks.filter(attempts__gt=0).exists()
+
+
+def test_a_dependencies_gate_with_no_requirements_file_fails_closed(transactional_db, tmp_path):
+    (tmp_path / "job.py").write_text("print('hi')\n")  # and no requirements.txt, pyproject.toml, poetry.lock
+    workflow = make_workflow("name: unpinned\ngates: {dependencies: {}}\ntasks:\n  a: {run: python job.py}\n",
+                             base_dir=str(tmp_path))  # fmt: skip
+
+    run = run_now(workflow)
+
+    gate = GateCheck.objects.get(run=run)
+    assert run.status == Run.FAILED and gate.status == "error"
+    assert "dependencies gate: no requirements file found in" in gate.message
+    assert str(tmp_path.resolve()) in gate.message and "gates.dependencies.requirements" in run.message
+    assert not run.tasks.filter(attempts__gt=0).exists()
