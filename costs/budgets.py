@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from workflows.models import Workflow
 
@@ -68,16 +68,20 @@ def limits_for(workflow: Workflow, tags: dict[str, Any], file_budget: dict[str, 
     return limits
 
 
-def spent(limit: Limit, day: date | None = None) -> float:
-    """What the limit's period has spent so far (0 for per-run limits: a run starts at nothing)."""
-    if limit.period == Budget.RUN:
-        return 0.0
+def _period_days(limit: Limit, day: date | None = None) -> QuerySet[CostDay]:
     rows = CostDay.objects.filter(day__gte=period_start(limit.period, day))
     if limit.kind == Budget.WORKFLOW:
         rows = rows.filter(workflow_id=limit.workflow_id)
     elif limit.kind == Budget.TAG:
         rows = rows.filter(**{f"tags__{limit.tag_key}": limit.tag_value})
-    return rows.aggregate(total=Sum("total"))["total"] or 0.0
+    return rows
+
+
+def spent(limit: Limit, day: date | None = None) -> float:
+    """What the limit's period has spent so far (0 for per-run limits: a run starts at nothing)."""
+    if limit.period == Budget.RUN:
+        return 0.0
+    return _period_days(limit, day).aggregate(total=Sum("total"))["total"] or 0.0
 
 
 def spent_limits(workflow: Workflow, tags: dict[str, Any], file_budget: dict[str, Any] | None):
@@ -111,13 +115,19 @@ def refusal(workflow: Workflow) -> str | None:
 
 
 def status_rows() -> list[dict[str, Any]]:
-    """Every active Budget with what its current period has spent (for the costs page and API)."""
+    """Every active Budget with what its current period has spent, and how many of its attempts are
+    unpriced (not in that amount), for the costs page."""
     rows = []
     for budget in Budget.objects.filter(active=True).select_related("workflow"):
         limit = Limit(budget.period, budget.limit, budget.warn_at, budget.describe(), budget.scope,
                       budget.workflow_id, budget.tag_key, budget.tag_value, budget.pk)  # fmt: skip
-        so_far = spent(limit)
+        sums = {"total": 0.0, "records": 0, "unpriced": 0}
+        if budget.period != Budget.RUN:
+            found = _period_days(limit).aggregate(total=Sum("total"), records=Sum("records"), unpriced=Sum("unpriced"))
+            sums.update({k: v for k, v in found.items() if v is not None})
+        so_far = sums["total"]
         rows.append({"budget": budget, "spent": so_far, "fraction": so_far / budget.limit if budget.limit else 0.0,
+                     "spent_records": sums["records"], "spent_unpriced": sums["unpriced"],
                      "state": state(so_far, budget.limit, budget.warn_at, budget.period)})  # fmt: skip
     return rows
 

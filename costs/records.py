@@ -162,12 +162,19 @@ def top_tasks(since: date | None = None, until: date | None = None, limit: int =
         retries=Sum("amount", filter=Q(is_retry=True), default=0.0),
         unpriced=Count("id", filter=~Q(status=CostRecord.PRICED)),
         runs=Count("run_id", distinct=True),
+        retries_records=Count("id", filter=Q(is_retry=True)),
+        retries_unpriced=Count("id", filter=Q(is_retry=True) & ~Q(status=CostRecord.PRICED)),
     )
     return list(rows.order_by("-total")[:limit])
 
 
 def totals(since: date | None = None, until: date | None = None) -> dict[str, Any]:
     return _days(CostDay.objects.all(), since, until).aggregate(**TOTALS)
+
+
+def unpriced_retries(since: date | None = None, until: date | None = None) -> int:
+    """Retries with an unpriced part (the day totals count unpriced attempts, not which were retries)."""
+    return _days(CostRecord.objects.filter(is_retry=True), since, until).exclude(status=CostRecord.PRICED).count()
 
 
 def run_nodes(run_id: int) -> dict[str, dict[str, Any]]:

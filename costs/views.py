@@ -98,14 +98,17 @@ def overview(request: HttpRequest) -> HttpResponse:
     trends = []
     for row in by_workflow[:TREND_WORKFLOWS]:
         points = records.by_run(row["workflow_id"])
-        marks = regressions([p["total"] for p in points])
+        # A run with nothing priced cost an unknown amount, not $0: it takes no part in the medians.
+        marks = regressions([None if p["unpriced"] and not p["total"] else p["total"] for p in points])
         flagged = [p for p, m in zip(points, marks) if m]
         trends.append({"workflow": row, "svg": charts.trend(points, marks), "regressions": flagged,
                        "last": points[-1] if points else None})  # fmt: skip
+    totals = records.totals(since, until)
+    totals["retries_unpriced"] = records.unpriced_retries(since, until) if totals["unpriced"] else 0
     _catalogue, in_use = catalogues.current()
     context = {
         "since": since, "until": until, "problems": problems, "tag": tag, "tag_names": names,
-        "totals": records.totals(since, until),
+        "totals": totals,
         "by_workflow": by_workflow, "workflow_chart": charts.bars(by_workflow, link="url", title="Cost by workflow"),
         "tag_chart": charts.bars(records.by_tag(tag, since, until), title=f"Cost by {tag}") if tag else None,
         "day_chart": charts.columns(_days_filled(records.by_day(since, until), since, until)),

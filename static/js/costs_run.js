@@ -6,7 +6,7 @@ const card = document.getElementById("cost-card");
 const runId = card ? Number(card.dataset.run) : null;
 const nodes = new Map();   // node_id -> { total, live, status, reason, attempts, retries }
 let total = 0;
-let unpricedTarget = card ? /unpriced/i.test(document.getElementById("run-cost-total").textContent) : false;
+let unpricedTarget = card ? /^\s*unpriced\s*$/i.test(document.getElementById("run-cost-total").textContent) : false;
 let final = false;
 
 export function usd(value) {
@@ -73,7 +73,7 @@ function paintTotal() {
   headerSpan().classList.toggle("final", final);
   $("run-cost-total").textContent = text;
   $("run-cost-total").dataset.total = total;
-  $("cost-foot-total").textContent = usd(total);
+  $("cost-foot-total").textContent = text;
   $("cost-state").textContent = final ? "final" : "live";
   const body = $("cost-nodes").tBodies[0];
   const rows = [...nodes.entries()].sort((a, b) => (b[1].total || 0) - (a[1].total || 0));
@@ -81,7 +81,8 @@ function paintTotal() {
     const tr = document.createElement("tr");
     tr.dataset.node = node;
     const cells = [node, info.attempts ?? "", info.retries ? usd(info.retries) : "",
-      info.status === "unpriced" ? `unpriced: ${info.reason || ""}` : usd(info.total) + (info.live ? " (running)" : "")];
+      info.status === "unpriced" ? `unpriced: ${info.reason || ""}`
+        : usd(info.total) + (info.status === "partial" ? ` + unpriced: ${info.reason || ""}` : "") + (info.live ? " (running)" : "")];
     cells.forEach((value, i) => { const td = document.createElement("td"); td.textContent = String(value); if (i) td.className = "num"; tr.appendChild(td); });
     tr.addEventListener("click", () => explain(node));
     return tr;

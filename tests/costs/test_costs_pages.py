@@ -19,7 +19,7 @@ def test_unpriced_is_never_shown_as_free(client_as):
     run = queued_run("name: etl\ntasks:\n  a: {run: 'true'}\n")
     add_record(run, 0.0, status="unpriced")
     page = client_as("viewer").get("/costs/").content.decode()
-    assert "+ unpriced" in page
+    assert '<span class="cost-unpriced" title="1 attempt, none priced">unpriced</span>' in page
 
 
 def test_only_admins_add_budgets(client_as):
@@ -51,3 +51,22 @@ def test_the_run_page_has_the_cost_card(client_as):
     page = client_as("viewer").get(f"/runs/{run.pk}/").content.decode()
     assert 'id="cost-card"' in page and "gcp us-central1 n2-standard-2" in page
     assert "js/costs_run.js" in page
+
+
+def test_the_run_cost_card_marks_unpriced_attempts_in_its_total(client_as):
+    run = queued_run(
+        "name: etl\ncost: {provider: gcp, region: us-central1, instance_type: n2-standard-2}\ntasks:\n  a: {run: 'true'}\n"
+    )
+    add_record(run, 0.1)
+    add_record(run, 0.0, attempt=2, status="unpriced")
+    page = client_as("viewer").get(f"/runs/{run.pk}/").content.decode()
+    for element in ("run-cost-total", "cost-foot-total"):
+        assert f'id="{element}"' in page
+        assert (
+            page.split(f'id="{element}"', 1)[1]
+            .split("</span>", 1)[0]
+            .endswith(
+                '>$0.1000 <span class="cost-unpriced" title="1 attempt with an unpriced part: the amount is only what '
+                'was priced">+ 1 unpriced'
+            )
+        )
