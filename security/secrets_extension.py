@@ -123,6 +123,27 @@ class SecretsExtension(RunExtension):
                 return Stop(message, status=ex.FAILED)
         return None
 
+    @classmethod
+    def refuse_save(cls, workflow: Any, spec: Any, user: Any) -> str | None:
+        """A provider's scope names the workflows (or tags) that may read its secrets; so only an
+        admin may bring a workflow into a scope that is not open to all: create it with a name
+        or tags the scope matches, or rename or re-tag one into it. Otherwise an operator could
+        read production secrets by writing a workflow named like a production one."""
+        if user.has_perm("security.change_secretprovider"):
+            return None
+        for row in SecretProvider.objects.only("name", "scope_workflows", "scope_tags"):
+            scope = row.scope
+            if "*" in scope.workflows:
+                continue  # open to every workflow: nothing to keep out
+            was_in = workflow is not None and scope.allows(workflow.name, workflow.tags or {})
+            if scope.allows(spec.name, spec.tags or {}) and not was_in:
+                what = "create a workflow" if workflow is None else "rename or re-tag a workflow"
+                return (
+                    f"workflow {spec.name!r} would be in the scope of secret provider {row.name!r} "
+                    f"({scope.describe()}): only an admin may {what} into that scope"
+                )
+        return None
+
     def _provider(self, name: str) -> Provider:
         found = self.providers.get(name)
         if found is None:

@@ -24,7 +24,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -241,6 +241,8 @@ class WorkflowViewSet(viewsets.ModelViewSet):
                 )
         except IntegrityError:
             raise Conflict(f"a workflow named '{spec.name}' was just added by someone else") from None
+        except runner.SaveRefused as exc:
+            raise PermissionDenied(str(exc)) from None
         response = self.detail_response(workflow, status.HTTP_201_CREATED)
         response["Location"] = reverse("api:workflow-detail", args=[workflow.pk])
         return response
@@ -267,6 +269,8 @@ class WorkflowViewSet(viewsets.ModelViewSet):
                 )
         except IntegrityError:
             raise Conflict("the workflow was changed by someone else at the same time; try again") from None
+        except runner.SaveRefused as exc:
+            raise PermissionDenied(str(exc)) from None
         return self.detail_response(locked)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

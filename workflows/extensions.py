@@ -84,6 +84,11 @@ class RunExtension:
         """Nodes drawn before the workflow's first tasks (a security gate): (id, label, status)."""
         return []
 
+    @classmethod
+    def refuse_save(cls, workflow: Any, spec: Any, user: Any) -> str | None:
+        """Why `user` may not save `spec` as `workflow` (None: a new one), or None."""
+        return None
+
 
 @functools.cache
 def extension_classes() -> tuple[type[RunExtension], ...]:
@@ -141,6 +146,14 @@ class RunHooks(ex.Hooks):
 def refusal(workflow: Any, *, trigger: str, user: Any) -> str | None:
     for cls in extension_classes():
         reason = cls.refuse_run(workflow, trigger=trigger, user=user)
+        if reason:
+            return reason
+    return None
+
+
+def save_refusal(workflow: Any, spec: Any, user: Any) -> str | None:
+    for cls in extension_classes():
+        reason = cls.refuse_save(workflow, spec, user)
         if reason:
             return reason
     return None

@@ -23,7 +23,7 @@ from django.utils import timezone
 from .batchsql import HotSql
 from .engine import executor as ex
 from .engine.spec import WorkflowSpec
-from .extensions import RunExtension, RunHooks, Stop, extension_classes, refusal
+from .extensions import RunExtension, RunHooks, Stop, extension_classes, refusal, save_refusal
 from .models import Run, TaskRun, Workflow, WorkflowVersion
 from .recorder import RunRecorder, commit_changes
 from .recovery import worker_id
@@ -43,16 +43,22 @@ class RunRefused(ParamError):
     """A run extension refused a new run (a spent budget); the message says why."""
 
 
+class SaveRefused(ValueError):
+    """A run extension refused to let this user save this workflow (a secret provider's scope)."""
+
+
 # ------------------------------------------------------------------ creating runs
 
 
 def save_workflow(
     source: str, *, fmt: str, spec: WorkflowSpec, user: Any = None, base_dir: str | None = None
 ) -> Workflow:
-    """Create the workflow named in the spec, or add a version when its source changed."""
+    """Create the workflow named in the spec, or add a version when its source changed.
+    With a user (the UI, the API), raises SaveRefused if a run extension refuses them."""
     with transaction.atomic():
         workflow = Workflow.objects.select_for_update().filter(name=spec.name).first()
         if workflow is None:
+            _check_save(None, spec, user)
             workflow = Workflow.objects.create(
                 name=spec.name, description=spec.description, source=source, format=fmt,
                 base_dir=base_dir or "", tags=spec.tags, schedule=spec.schedule or "", created_by=user,
@@ -63,9 +69,17 @@ def save_workflow(
         return workflow
 
 
+def _check_save(workflow: Workflow | None, spec: WorkflowSpec, user: Any) -> None:
+    if user is not None:  # none: a command run on the server by whoever may run commands there
+        reason = save_refusal(workflow, spec, user)
+        if reason:
+            raise SaveRefused(reason)
+
+
 def update_workflow(
     workflow: Workflow, source: str, *, fmt: str, spec: WorkflowSpec, user: Any = None, base_dir: str | None = None
 ) -> Workflow:
+    _check_save(workflow, spec, user)
     changed = source != workflow.source or fmt != workflow.format
     workflow.description = spec.description
     workflow.tags = spec.tags

@@ -68,15 +68,19 @@ def workflow_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def workflow_create(request: HttpRequest) -> HttpResponse:
     form = WorkflowForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        workflow = runner.save_workflow(
-            form.cleaned_data["source"],
-            fmt=form.format,
-            spec=form.spec,
-            user=request.user,
-            base_dir=form.cleaned_data["base_dir"] or None,
-        )
-        messages.success(request, f"Workflow '{workflow.name}' saved.")
-        return redirect(workflow)
+        try:
+            workflow = runner.save_workflow(
+                form.cleaned_data["source"],
+                fmt=form.format,
+                spec=form.spec,
+                user=request.user,
+                base_dir=form.cleaned_data["base_dir"] or None,
+            )
+        except runner.SaveRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Workflow '{workflow.name}' saved.")
+            return redirect(workflow)
     return render(request, "workflows/workflow_form.html", {"form": form, "workflow": None})
 
 
@@ -86,16 +90,20 @@ def workflow_edit(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {"source": workflow.source, "base_dir": workflow.base_dir}
     form = WorkflowForm(request.POST or None, request.FILES or None, instance=workflow, initial=initial)
     if request.method == "POST" and form.is_valid():
-        runner.update_workflow(
-            workflow,
-            form.cleaned_data["source"],
-            fmt=form.format,
-            spec=form.spec,
-            user=request.user,
-            base_dir=form.cleaned_data["base_dir"],
-        )
-        messages.success(request, f"Workflow '{workflow.name}' saved as version {workflow.version}.")
-        return redirect(workflow)
+        try:  # refused before anything changes
+            runner.update_workflow(
+                workflow,
+                form.cleaned_data["source"],
+                fmt=form.format,
+                spec=form.spec,
+                user=request.user,
+                base_dir=form.cleaned_data["base_dir"],
+            )
+        except runner.SaveRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Workflow '{workflow.name}' saved as version {workflow.version}.")
+            return redirect(workflow)
     return render(request, "workflows/workflow_form.html", {"form": form, "workflow": workflow})
 
 
