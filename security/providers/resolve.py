@@ -200,8 +200,8 @@ class Scope:
     """Which runs may use a provider: workflows whose name matches a pattern (`etl_*`, `*` for
     all), or that carry a tag (`env=prod`, `env=prod-*`, or `team` with any value). Empty: none.
 
-    A workflow's tags are written in its file: they keep apart the workflows of people who
-    cannot edit each other's files, not an operator from a workflow they may edit."""
+    A workflow's name and tags are written in its file: the secrets extension lets only admins
+    bring a workflow into a scope that is not open to all (SecretsExtension.refuse_save)."""
 
     workflows: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
