@@ -1,10 +1,15 @@
 """Store a scan's report: one finding per fingerprint and target, an occurrence per scan, history
-for every state change; what a later scan of the same files no longer sees becomes fixed."""
+for every state change; what a later scan of the same files no longer sees becomes fixed.
+
+A scan changes a finding's state only where it means to (fixed, reopened, acceptance expired), and
+reads that state again with the rows locked when it does, so a triage decision made while the scan
+was being stored is never written over.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +23,10 @@ from .scanners.results import DEPENDENCY, ScanFinding, ScanReport
 CHUNK = 500
 ANALYZE_AFTER = 1000  # new findings in one scan
 # Fields a later scan refreshes on a finding it sees again (the database or the line may have moved).
+# Never the state: that belongs to the triage, and a scan changes it only through _change_states.
 REFRESHED = ("title", "severity", "severity_rank", "severity_source", "message", "path", "line", "help_text", "help_url",
              "cwe", "confidence", "rule_name", "version", "fixed_versions", "aliases", "secret_masked",
-             "fingerprint_fields", "last_seen_at", "last_scan", "occurrence_count", "state", "state_reason")  # fmt: skip
+             "fingerprint_fields", "last_seen_at", "last_scan", "occurrence_count")  # fmt: skip
 
 
 def target_for(root: Path, *, name: str = "", workflow: Any = None) -> Target:
@@ -72,7 +78,8 @@ def record_report(scan: Scan, report: ScanReport, *, sbom: tuple[str, str, str] 
         existing: dict[str, Finding] = {}
         prints = list(unique)
         for start in range(0, len(prints), CHUNK):
-            for row in Finding.objects.filter(target=scan.target, fingerprint__in=prints[start : start + CHUNK]):
+            chunk = prints[start : start + CHUNK]
+            for row in Finding.objects.select_for_update().filter(target=scan.target, fingerprint__in=chunk):
                 existing[row.fingerprint] = row
         fresh = [
             Finding(target=scan.target, workflow=workflow, fingerprint=fp, first_seen_at=now, last_seen_at=now,
@@ -92,12 +99,13 @@ def record_report(scan: Scan, report: ScanReport, *, sbom: tuple[str, str, str] 
             for name, value in values.items():
                 setattr(row, name, value)
             row.last_seen_at, row.last_scan, row.occurrence_count = now, scan, row.occurrence_count + 1
-            if row.state == Finding.FIXED:
-                events.append(FindingEvent(finding=row, scan=scan, at=now, from_state=Finding.FIXED,
-                                           to_state=Finding.OPEN, comment=f"seen again in scan #{scan.pk}: reopened"))  # fmt: skip
-                row.state, row.state_reason = Finding.OPEN, "reopened: seen again by a later scan"
             seen[fp] = row
         Finding.objects.bulk_update(list(existing.values()), REFRESHED, batch_size=CHUNK)
+        events += _change_states(
+            scan, [row.pk for row in existing.values() if row.state == Finding.FIXED], now,
+            only_from=(Finding.FIXED,), to_state=Finding.OPEN, reason="reopened: seen again by a later scan",
+            comment=lambda _f: f"seen again in scan #{scan.pk}: reopened",
+        )  # fmt: skip
         Occurrence.objects.bulk_create(
             [Occurrence(finding=seen[fp], scan=scan, path=f.path[:1000], line=f.line, column=f.column,
                         end_line=f.end_line, end_column=f.end_column, message=f.message, snippet=f.snippet,
@@ -152,17 +160,27 @@ def _mark_fixed(scan: Scan, report: ScanReport, seen_ids: set[int], now: Any) ->
             continue
         scope = manifest_scope if finding.kind == DEPENDENCY else code_scope
         if finding.path in scope:
-            fixed.append(finding)
-    events = [
-        FindingEvent(finding=f, scan=scan, at=now, from_state=f.state, to_state=Finding.FIXED,
-                     comment=f"not seen by scan #{scan.pk} of {f.path}")
-        for f in fixed
-    ]  # fmt: skip
-    ids = [f.pk for f in fixed]
+            fixed.append(finding.pk)
+    return _change_states(
+        scan, fixed, now, only_from=Finding.ACTIVE, to_state=Finding.FIXED,
+        reason=f"no longer seen (scan #{scan.pk})", comment=lambda f: f"not seen by scan #{scan.pk} of {f.path}",
+    )  # fmt: skip
+
+
+def _change_states(scan: Scan, ids: list[int], now: Any, *, only_from: Iterable[str], to_state: str, reason: str,
+                   comment: Callable[[Finding], str]) -> list[FindingEvent]:  # fmt: skip
+    """Move these findings to `to_state` if they are still in one of `only_from`: their state is read
+    again here, with the rows locked (PostgreSQL; SQLite's write transaction already keeps others
+    out), so one triaged since the scan first looked keeps its decision. Returns unsaved events."""
+    events = []
     for start in range(0, len(ids), CHUNK):
-        Finding.objects.filter(pk__in=ids[start : start + CHUNK]).update(
-            state=Finding.FIXED, state_reason=f"no longer seen (scan #{scan.pk})"
+        chunk = ids[start : start + CHUNK]
+        rows = list(
+            Finding.objects.select_for_update().filter(pk__in=chunk, state__in=only_from).only("id", "path", "state")
         )
+        Finding.objects.filter(pk__in=[f.pk for f in rows]).update(state=to_state, state_reason=reason)
+        events += [FindingEvent(finding=f, scan=scan, at=now, from_state=f.state, to_state=to_state, comment=comment(f))
+                   for f in rows]  # fmt: skip
     return events
 
 
@@ -174,14 +192,15 @@ def expire_acceptances(
     expired = Finding.objects.filter(state=Finding.ACCEPTED_RISK, accepted_until__lte=now)
     if target is not None:
         expired = expired.filter(target=target)
-    rows = list(expired.only("id", "accepted_until"))
+    with transaction.atomic():  # locked: an acceptance renewed meanwhile is not reopened
+        rows = list(expired.select_for_update().only("id", "accepted_until"))
+        Finding.objects.filter(pk__in=[f.pk for f in rows]).update(
+            state=Finding.OPEN, state_reason="risk acceptance expired"
+        )
     events = [
         FindingEvent(finding=f, scan=scan, at=now, from_state=Finding.ACCEPTED_RISK, to_state=Finding.OPEN,
                      accepted_until=f.accepted_until,
                      comment=f"the risk acceptance ran out on {f.accepted_until:%Y-%m-%d %H:%M} UTC")
         for f in rows
     ]  # fmt: skip
-    Finding.objects.filter(pk__in=[f.pk for f in rows]).update(
-        state=Finding.OPEN, state_reason="risk acceptance expired"
-    )
     return events
