@@ -1,6 +1,7 @@
 // One live connection: a snapshot first, then events applied in sequence order.
 // A gap in the sequence (a dropped message) asks for a new snapshot; a dropped socket
 // reconnects with backoff and resynchronises the same way. Nothing is polled.
+// `path` may be a function: it is asked again on every (re)connect (the run list names its rows).
 
 export function connectLive(path, handlers) {
   const state = { socket: null, seq: null, attempts: 0, closed: false, paused: false, timer: null };
@@ -8,7 +9,8 @@ export function connectLive(path, handlers) {
 
   function open() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}${path}`);
+    const where = typeof path === "function" ? path() : path;
+    const socket = new WebSocket(`${scheme}://${location.host}${where}`);
     state.socket = socket;
     socket.onopen = () => { state.attempts = 0; status("live"); };
     socket.onmessage = (message) => receive(JSON.parse(message.data));
