@@ -156,3 +156,20 @@ class ProviderForm(forms.Form):
         """(kind, name, config) of a valid form: what "Test connection" tries, unsaved."""
         data = self.cleaned_data
         return data["kind"], data.get("name") or "provider", data["config"]
+
+
+class SecretWriteForm(forms.Form):
+    """An admin writes a new version of a secret: the value is never rendered back."""
+
+    path = forms.CharField(max_length=1000, help_text="Where in the store, e.g. database/prod.")
+    key = forms.CharField(
+        max_length=300, required=False,
+        help_text="Stored as {key: value} (what #key reads); blank: the value as it is (Vault: under `value`).",
+    )  # fmt: skip
+    value = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False, max_length=65536)
+
+    def clean_path(self) -> str:
+        path = self.cleaned_data["path"].strip().strip("/")
+        if not path or "#" in path or "@" in path:
+            raise forms.ValidationError("a path, without #key or @version")
+        return path

@@ -493,8 +493,8 @@ class ProviderChange(models.Model):
     """The audit log of secret providers: who changed which fields when (never a value). Kept
     when the provider is deleted."""
 
-    CREATED, CHANGED, DELETED, ROTATED = "created", "changed", "deleted", "rotated"
-    ACTIONS = [(a, a) for a in (CREATED, CHANGED, DELETED, ROTATED)]
+    CREATED, CHANGED, DELETED, ROTATED, WROTE = "created", "changed", "deleted", "rotated", "wrote"
+    ACTIONS = [(a, a) for a in (CREATED, CHANGED, DELETED, ROTATED, WROTE)]
 
     provider = models.ForeignKey(
         SecretProvider, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
@@ -522,7 +522,9 @@ class ProviderChange(models.Model):
 
     @property
     def field_labels(self) -> list[str]:
-        """The fields, as the form names them (options.url -> Address)."""
+        """The fields, as the form names them (options.url -> Address); a write's path#key as it is."""
+        if self.action == self.WROTE:
+            return list(self.fields)
         labels = {"name": "Name", "kind": "Kind", "description": "Description",
                   "scope_workflows": "Scope: workflows", "scope_tags": "Scope: tags"}  # fmt: skip
         kinds: dict[str, str] = {}

@@ -16,8 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .crypto import CredentialsUnreadable
-from .forms import ProviderForm
-from .models import SecretProvider
+from .forms import ProviderForm, SecretWriteForm
+from .models import ProviderChange, SecretProvider
 from .providers import PROVIDER_KINDS, build_provider
 from .providers.base import ProviderConfigError, ProviderError, SecretsError
 
@@ -163,3 +163,62 @@ def provider_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         return redirect(provider.get_absolute_url())  # type: ignore[union-attr]
     # Without JavaScript: the form again (credentials are never rendered back, typed ones neither).
     return _form_page(request, form, provider, test_result=result)
+
+
+# ---------------------------------------------------------------------- the picker, and writing
+
+
+def _provider_error(provider: SecretProvider, exc: Exception) -> str:
+    if isinstance(exc, (SecretsError, CredentialsUnreadable)):
+        return str(exc) if isinstance(exc, SecretsError) else f"{provider.name}: {exc}"
+    log.warning("secret provider %s: unexpected %s", provider.name, type(exc).__name__)
+    return f"{provider.name}: unexpected {type(exc).__name__}"  # a library's message may quote a response
+
+
+@permission_required("security.use_secretprovider", raise_exception=True)
+def provider_paths(request: HttpRequest, pk: int) -> HttpResponse:
+    """The secret paths under a prefix, to pick a reference from (names only, never values);
+    JSON for a script, else a page with folders to open and references to copy."""
+    provider = get_object_or_404(SecretProvider, pk=pk)
+    prefix = request.GET.get("prefix", "").lstrip("/")
+    paths: list[str] = []
+    error = ""
+    store = None
+    try:
+        store = provider.build()
+        paths = store.list_paths(prefix)
+    except Exception as exc:  # noqa: BLE001 - shown to the user as the store's cause
+        error = _provider_error(provider, exc)
+    finally:
+        if store is not None:
+            store.close()
+    if _wants_json(request):
+        return JsonResponse({"prefix": prefix, "paths": paths, "error": error}, status=200 if not error else 502)
+    parent = prefix.rstrip("/").rpartition("/")[0] + "/" if "/" in prefix.rstrip("/") else ""
+    context = {"provider": provider, "prefix": prefix, "parent": parent, "error": error,
+               "entries": [(p, p.endswith("/")) for p in paths], "admin": request.user.has_perm("security.change_secretprovider")}  # fmt: skip
+    return render(request, "security/provider_paths.html", context)
+
+
+@permission_required("security.change_secretprovider", raise_exception=True)
+def provider_write(request: HttpRequest, pk: int) -> HttpResponse:
+    """Admins store a new version of a secret (the value is sent once and never shown again)."""
+    provider = get_object_or_404(SecretProvider, pk=pk)
+    form = SecretWriteForm(request.POST or None, initial={"path": request.GET.get("path", "")})
+    if request.method == "POST" and form.is_valid():
+        path, key, value = form.cleaned_data["path"], form.cleaned_data["key"], form.cleaned_data["value"]
+        store = None
+        try:
+            store = provider.build()
+            version = store.write(path, {key: value} if key else value)
+        except Exception as exc:  # noqa: BLE001 - shown to the admin as the store's cause
+            form.add_error(None, _provider_error(provider, exc))
+        else:
+            where = f"{path}#{key}" if key else path
+            ProviderChange.record(provider, request.user, ProviderChange.WROTE, [where])
+            messages.success(request, f"Wrote {provider.name}:{where}" + (f" (version {version})." if version else "."))
+            return redirect(provider.get_absolute_url())
+        finally:
+            if store is not None:
+                store.close()
+    return render(request, "security/provider_write.html", {"provider": provider, "form": form})

@@ -18,4 +18,6 @@ urlpatterns = [
     path("providers/<int:pk>/edit/", provider_views.provider_edit, name="provider-edit"),
     path("providers/<int:pk>/delete/", provider_views.provider_delete, name="provider-delete"),
     path("providers/<int:pk>/test/", provider_views.provider_test, name="provider-test"),
+    path("providers/<int:pk>/paths/", provider_views.provider_paths, name="provider-paths"),
+    path("providers/<int:pk>/write/", provider_views.provider_write, name="provider-write"),
 ]

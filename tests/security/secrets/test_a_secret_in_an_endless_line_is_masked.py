@@ -37,7 +37,9 @@ def test_a_task_that_prints_a_secret_at_the_64_kib_mark(make_provider, vault_sec
     make_provider()
     path = vault_secret({"token": VALUE})
     script = f"import os, sys; sys.stdout.write('a' * {LIMIT - 10} + os.environ['TOKEN'] + 'b' * 20 + '\\n')"
-    run = run_now(workflow("long", {"a": {"run": ["python", "-c", script], "secrets": {"TOKEN": f"vault-test:{path}#token"}}}))
+    run = run_now(
+        workflow("long", {"a": {"run": ["python", "-c", script], "secrets": {"TOKEN": f"vault-test:{path}#token"}}})
+    )
     assert run.status == "success", run.message
     pieces = list(LogLine.objects.filter(run=run).order_by("lineno").values_list("text", flat=True))
     assert len(pieces) == 2  # the line was cut, and the cut moved before the secret

@@ -66,7 +66,10 @@ def test_an_admin_may_and_an_operator_then_edits_it(client_as, prod):
 
 def test_a_scope_open_to_all_restricts_nothing(client_as, make_provider):
     make_provider("vault-shared", workflows=["*"])
-    assert post(client_as("operator"), json.dumps({"name": "anything", "tasks": {"a": {"run": "true"}}})).status_code == 201
+    assert (
+        post(client_as("operator"), json.dumps({"name": "anything", "tasks": {"a": {"run": "true"}}})).status_code
+        == 201
+    )
 
 
 def test_the_form_says_why(client_as, prod):
