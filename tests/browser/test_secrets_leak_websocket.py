@@ -35,7 +35,8 @@ def test_no_websocket_frame_holds_a_secret(page, server, bao, tmp_path):
     tmp_path.chmod(0o777)
     gate = tmp_path / "go"
     source = leak_workflow(tmp_path, "ws_leak", "ws-vault", "ws/leak", gate=gate_command(gate))
-    workflow = server.api("POST", "/api/workflows/", {"source": source, "base_dir": str(tmp_path)}, role="operator")
+    # An admin puts the workflow in the provider's scope (operators may not); an operator runs it.
+    workflow = server.api("POST", "/api/workflows/", {"source": source, "base_dir": str(tmp_path)}, role="admin")
     run = server.api("POST", f"/api/workflows/{workflow['id']}/runs/", {}, role="operator")
 
     frames: list[str] = []
