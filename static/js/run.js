@@ -66,6 +66,7 @@ function applyRun(fields) {
   const clock = $("elapsed");
   if (run.started_at) clock.dataset.started = run.started_at;
   if (run.finished_at) clock.dataset.finished = run.finished_at;
+  if (run.started_at) tick();  // the clock shows the final time the moment the run ends
   if (fields.message !== undefined) {
     $("run-message").textContent = run.message || "";
     $("run-message").className = run.status === "failed" ? "error" : "muted";

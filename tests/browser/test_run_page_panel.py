@@ -1,0 +1,66 @@
+"""The run page's node panel and header, live: the elapsed time ticks while the run goes on and
+stops when it ends; a task's panel shows its attempts (a failed one, then the retry), exit code,
+durations, CPU and memory and its outputs; the log follows new lines only while Follow is on."""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import gate_command, login, shot
+from .test_run_page_live import create_workflow, gates  # noqa: F401  (the fixture)
+
+
+def test_the_panel_shows_attempts_outputs_and_follows_the_log(page, server, gates):  # noqa: F811
+    flaky = f"test -e {gates}/tried || {{ touch {gates}/tried; exit 3; }}"  # fails once, then succeeds
+    source = f"""
+name: panel_facts
+tasks:
+  work:
+    run: "{flaky}; for i in $(seq 1 200); do echo line $i; done; echo rows=42 >> $RUNNER_OUTPUT; {gate_command(gates / "more")}; echo after the gate"
+    retry: {{max_attempts: 2, initial_delay: 0.01}}
+  done: {{run: "{gate_command(gates / "end")}", needs: [work]}}
+"""
+    workflow_id = create_workflow(server, source)
+    login(page, server, "operator")
+    page.goto(f"{server.url}/workflows/{workflow_id}/")
+    page.click("#trigger-form button[type=submit]")
+    page.wait_for_url("**/runs/*/")
+    page.wait_for_selector("svg.dag g.node[data-node='work'].status-running")
+
+    # The header's clock ticks while the run goes on.
+    first = page.locator("#elapsed").inner_text()
+    page.wait_for_function("t => document.getElementById('elapsed').textContent !== t", arg=first, timeout=10000)
+
+    page.click("svg.dag g.node[data-node='work']")
+    page.wait_for_function("document.querySelectorAll('#log .line').length >= 200", timeout=30000)
+    box = page.locator("#log")
+    # Following: the box is scrolled to its end. Then Follow off: a new line does not move it.
+    page.wait_for_function(
+        "(() => { const b = document.getElementById('log'); return b.scrollTop + b.clientHeight >= b.scrollHeight - 2; })()"
+    )
+    page.uncheck("#log-follow")
+    box.evaluate("b => b.scrollTop = 0")
+    (gates / "more").touch()
+    page.wait_for_selector("#log .line >> text=after the gate")
+    assert box.evaluate("b => b.scrollTop") == 0
+    page.check("#log-follow")
+
+    page.wait_for_selector("svg.dag g.node[data-node='work'].status-success")
+    page.click("svg.dag g.node[data-node='done']")
+    page.click("svg.dag g.node[data-node='work']")
+    page.wait_for_function("document.querySelectorAll('#panel-attempts tbody tr').length === 2")
+    attempts = [row.inner_text().split("\t") for row in page.locator("#panel-attempts tbody tr").all()]
+    assert [(a[0], a[1], a[2]) for a in attempts] == [("1", "failed", "3"), ("2", "success", "0")]
+    assert all(re.fullmatch(r"[\d.]+\s?(ms|s)", a[3].strip()) for a in attempts), attempts  # wall time
+    facts = dict(row.inner_text().split("\t", 1) for row in page.locator("#panel-facts tr").all())
+    assert facts["Attempts"] == "2" and facts["Exit code"] == "0"
+    assert facts["Wall time"] != "–" and facts["CPU time"] != "–" and facts["Peak memory"] != "–"
+    outputs = dict(row.inner_text().split("\t", 1) for row in page.locator("#panel-outputs tr").all())
+    assert outputs == {"rows": "42"}
+    shot(page, "run_panel_facts")
+
+    (gates / "end").touch()
+    page.wait_for_selector("#run-status.status-success")
+    stopped = page.locator("#elapsed").inner_text()
+    page.wait_for_timeout(1500)  # a clock that still ticked would have moved by now
+    assert page.locator("#elapsed").inner_text() == stopped
