@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from security.providers.base import AuthenticationError, PermissionDeniedError, UnreachableError
+from security.providers.base import AuthenticationError, PermissionDeniedError, TLSError, UnreachableError
 
 from .servers import free_port
 
@@ -53,9 +53,43 @@ def test_a_profile_that_does_not_exist_is_an_authentication_error(aws, monkeypat
         aws(auth="profile", profile="nobody").resolve("aws-test:any")
 
 
+def test_a_profile_of_the_workers_files_reads_the_secret(aws, moto, stored, monkeypatch, tmp_path):
+    """A named profile from the worker's own AWS files, and only that one: the file's default
+    profile holds keys moto does not know, so reading with it would fail."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = not-known-to-moto\n"
+        f"[reader]\naws_access_key_id = {moto.admin['access_key_id']}\n"
+        f"aws_secret_access_key = {moto.admin['secret_access_key']}\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    provider = aws(auth="profile", profile="reader", access_key_id="", secret_access_key="")
+    assert provider.resolve(f"aws-test:{stored}#token").value == "aws-read-me"
+    with pytest.raises(AuthenticationError):
+        aws(auth="profile", profile="default", access_key_id="", secret_access_key="").resolve(
+            f"aws-test:{stored}#token"
+        )
+
+
 def test_the_default_chain_uses_the_workers_environment(aws, moto, stored, monkeypatch):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an instance metadata address
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.admin["access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.admin["secret_access_key"])
     provider = aws(auth="default", access_key_id="", secret_access_key="")
     assert provider.resolve(f"aws-test:{stored}#token").value == "aws-read-me"
+
+
+def test_an_endpoint_whose_certificate_is_not_trusted_is_a_tls_error(aws, keyvault):
+    """An HTTPS endpoint with a throwaway CA's certificate (the local Key Vault server's): refused
+    unless that CA is given, and the error says TLS, not "unreachable"."""
+    with pytest.raises(TLSError, match=f"{keyvault.url}: ") as caught:
+        aws(endpoint_url=keyvault.url, timeout=5).test_connection()
+    assert "certificate" in str(caught.value).lower()
+    trusting = aws(endpoint_url=keyvault.url, timeout=5, ca_cert=keyvault.ca.ca_pem)
+    with pytest.raises(Exception) as past_tls:  # the handshake passes; the server is not AWS
+        trusting.test_connection()
+    assert not isinstance(past_tls.value, TLSError)

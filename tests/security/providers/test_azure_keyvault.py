@@ -92,3 +92,15 @@ def test_test_connection_succeeds_and_says_when_listing_is_not_allowed(azure, ke
         assert "may not list secrets" in azure(name="azure-two").test_connection()
     finally:
         keyvault.deny_list = False
+
+
+def test_the_default_credential_chain_takes_the_workers_environment(azure, keyvault, unique, monkeypatch):
+    """`auth: default` (DefaultAzureCredential): with AZURE_TENANT_ID, AZURE_CLIENT_ID and
+    AZURE_CLIENT_SECRET in the worker's environment its first link, EnvironmentCredential, gets the
+    token from the same local token endpoint; nothing secret is stored on the provider."""
+    keyvault.set_secret(f"chain-{unique}", "from-the-chain")
+    monkeypatch.setenv("AZURE_TENANT_ID", keyvault.tenant)
+    monkeypatch.setenv("AZURE_CLIENT_ID", keyvault.client_id)
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", keyvault.client_secret)
+    provider = azure(auth="default", tenant_id="", client_id="", client_secret="")
+    assert provider.resolve(f"azure-test:chain-{unique}").value == "from-the-chain"
