@@ -8,6 +8,10 @@ dependencies gate that found no requirements file to check.
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +70,29 @@ def gate_files(spec: WorkflowSpec, workdir: Path) -> list[str]:
         folder = task.working_directory or spec.working_directory or ""
         commands.append((task.run, workdir / folder))
     return executed_files(commands, workdir)
+
+
+PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?")
+
+
+def task_python(spec: WorkflowSpec, workdir: Path) -> str | None:
+    """The interpreter the first task that runs Python calls (`python3 x.py`, `.venv/bin/python -m
+    x`), found as its process would find it: on the task's PATH, or relative to its folder. The
+    SBOM then lists the environment the tasks run in, not the server's."""
+    for task in spec.tasks.values():
+        try:
+            words = shlex.split(task.run) if isinstance(task.run, str) else list(task.run)
+        except ValueError:
+            continue
+        if not words or "${{" in words[0] or not PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+            continue
+        folder = workdir / (task.working_directory or spec.working_directory or "")
+        if "/" in words[0]:
+            found = os.path.abspath(folder / words[0])  # not resolved: a virtualenv's python is a symlink
+            return found if os.access(found, os.X_OK) else None
+        path = {**spec.env, **task.env}.get("PATH") or os.environ.get("PATH", os.defpath)
+        return shutil.which(words[0], path=path) if "${{" not in path else None
+    return None
 
 
 def baseline_ids(run: Run) -> set[int] | None:
@@ -139,7 +166,8 @@ def run_gate(run: Run, plan: Plan) -> GateOutcome:
     manifests = requirements_of(spec.gates["dependencies"], workdir) if "dependencies" in spec.gates else []
     baseline = spec.gates.get("secrets", {}).get("baseline")
     scan = scan_folder(workdir, source="gate", tools=tools, files=gate_files(spec, workdir), manifests=manifests,
-                       workflow=run.workflow, run=run, baseline=workdir / baseline if baseline else None)  # fmt: skip
+                       workflow=run.workflow, run=run, baseline=workdir / baseline if baseline else None,
+                       sbom_python=task_python(spec, workdir))  # fmt: skip
     return evaluate(run, spec, scan)
 
 

@@ -44,14 +44,18 @@ def default_manifests(root: Path) -> list[str]:
     return [name for name in MANIFEST_NAMES if (root / name).is_file()]
 
 
-def make_sbom(report: ScanReport, root: Path, opts: ScanOptions, subject: str) -> tuple[str, str, str] | None:
-    """The scan's SBOM: from its manifests (or environment), or else from the interpreter tasks run with."""
+def make_sbom(
+    report: ScanReport, root: Path, opts: ScanOptions, subject: str, python: str | None = None
+) -> tuple[str, str, str] | None:
+    """The scan's SBOM: from its manifests (or environment), or else from the interpreter the
+    tasks run with (`python`: the one a gate found in the tasks' commands; else this process's)."""
     scratch = ScanReport(root=str(root))
     pins = collect_pins(root, opts, scratch) if opts.manifests or opts.environment else []
     source = ", ".join(scratch.manifests)
     if not pins:
-        pins = collect_pins(root, ScanOptions(tools=(), environment=sys.executable), scratch)
-        source = f"python:{sys.executable}"
+        python = python or sys.executable
+        pins = collect_pins(root, ScanOptions(tools=(), environment=python), scratch)
+        source = f"python:{python}"
     if not pins:
         return None
     report.components = sbom.components(pins)
@@ -61,7 +65,7 @@ def make_sbom(report: ScanReport, root: Path, opts: ScanOptions, subject: str) -
 def scan_folder(root: Path, *, source: str = "cli", tools: Sequence[str] = ALL_TOOLS, files: list[str] | None = None,
                 manifests: Sequence[str] | None = None, environment: str | None = None, workflow: Any = None,
                 run: Any = None, user: Any = None, use_cache: bool = True, scan: Scan | None = None,
-                baseline: Path | None = None) -> Scan:  # fmt: skip
+                baseline: Path | None = None, sbom_python: str | None = None) -> Scan:  # fmt: skip
     """Scan, store, and return the stored Scan (status done, or failed with a message)."""
     root = Path(root).resolve()
     manifests = list(manifests) if manifests is not None else default_manifests(root)
@@ -73,7 +77,7 @@ def scan_folder(root: Path, *, source: str = "cli", tools: Sequence[str] = ALL_T
                    baseline=baseline)  # fmt: skip
     try:
         report = scan_tree(root, opts)
-        document = make_sbom(report, root, opts, subject=scan.target.name)
+        document = make_sbom(report, root, opts, subject=scan.target.name, python=sbom_python)
     except Exception as exc:
         fail_scan(scan, f"the scan failed: {exc}")
         raise

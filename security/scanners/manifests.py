@@ -169,7 +169,10 @@ ENV_SCRIPT = (
 def environment_pins(python: str) -> tuple[list[Pin], str]:
     """What is installed in an interpreter's environment (what `pip freeze --all` would print)."""
     try:
-        done = subprocess.run([python, "-c", ENV_SCRIPT], capture_output=True, text=True, timeout=120, check=False)
+        # From "/" and without PYTHON* variables: `-c` puts the working directory on sys.path, and
+        # a project's *.egg-info there (or a PYTHONPATH) would be listed as installed.
+        done = subprocess.run([python, "-E", "-c", ENV_SCRIPT], capture_output=True, text=True, timeout=120,
+                              check=False, cwd="/")  # fmt: skip
     except OSError as exc:
         raise ManifestError(f"cannot run {python}: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
