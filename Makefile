@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[postgres,redis,test]'
+	$(PY) -m pip install --quiet -e '.[postgres,redis,azure,test]'
 	# Semgrep in a virtualenv of its own (its OpenTelemetry pins clash with ours): the pyproject `semgrep` extra.
 	test -x $(VENV)/semgrep/bin/python || $(PY) -m venv $(VENV)/semgrep
 	$(PY) -c "import subprocess, sys, tomllib; extra = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['semgrep']; sys.exit(subprocess.call(['$(VENV)/semgrep/bin/pip', 'install', '--quiet', *extra]))"

@@ -18,9 +18,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import azure.core.exceptions as az
-from azure.identity import ClientSecretCredential, DefaultAzureCredential
-from azure.keyvault.secrets import SecretClient
+try:  # the `azure` extra: without it the kind is listed, and building one says what to install
+    import azure.core.exceptions as az
+    from azure.identity import ClientSecretCredential, DefaultAzureCredential
+    from azure.keyvault.secrets import SecretClient
+except ImportError:  # pragma: no cover - the test environment installs the extra
+    az = None  # type: ignore[assignment]
 
 from .base import (
     AuthenticationError,
@@ -29,6 +32,7 @@ from .base import (
     NotFoundError,
     PermissionDeniedError,
     Provider,
+    ProviderConfigError,
     ProviderError,
     SecretDocument,
     SecretRef,
@@ -74,6 +78,11 @@ class AzureProvider(Provider):
             errors["timeout"] = "between 1 and 300 seconds"
 
     def __init__(self, name: str, config: Mapping[str, Any]):
+        if az is None:
+            raise ProviderConfigError(
+                {"kind": "needs the azure extra: pip install 'script-runner[azure]' (azure-keyvault-secrets, "
+                 "azure-identity)"}, name,
+            )  # fmt: skip
         super().__init__(name, config)
         self._lock = threading.Lock()
         self._client: SecretClient | None = None

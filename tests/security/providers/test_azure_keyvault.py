@@ -104,3 +104,13 @@ def test_the_default_credential_chain_takes_the_workers_environment(azure, keyva
     monkeypatch.setenv("AZURE_CLIENT_SECRET", keyvault.client_secret)
     provider = azure(auth="default", tenant_id="", client_id="", client_secret="")
     assert provider.resolve(f"azure-test:chain-{unique}").value == "from-the-chain"
+
+
+def test_without_the_azure_extra_building_one_says_what_to_install(keyvault, monkeypatch):
+    from security.providers import azure as module
+    from security.providers import build_provider
+    from security.providers.base import ProviderConfigError
+
+    monkeypatch.setattr(module, "az", None)  # as if azure-keyvault-secrets and azure-identity were absent
+    with pytest.raises(ProviderConfigError, match=r"needs the azure extra: pip install 'script-runner\[azure\]'"):
+        build_provider("azure", "azure-test", keyvault.provider_config())
