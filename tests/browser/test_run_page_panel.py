@@ -61,6 +61,12 @@ tasks:
 
     (gates / "end").touch()
     page.wait_for_selector("#run-status.status-success")
-    stopped = page.locator("#elapsed").inner_text()
-    page.wait_for_timeout(1500)  # a clock that still ticked would have moved by now
-    assert page.locator("#elapsed").inner_text() == stopped
+    # The moment the run ends, the clock shows its final time (finished - started), not a tick.
+    clock = page.evaluate(
+        "() => { const c = document.getElementById('elapsed');"
+        " return [c.textContent, c.dataset.started, c.dataset.finished]; }"
+    )
+    text, started, finished = clock
+    assert finished, clock
+    seconds = page.evaluate("([s, f]) => (Date.parse(f) - Date.parse(s)) / 1000", [started, finished])
+    assert text == (f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"), clock
