@@ -88,3 +88,35 @@ def test_an_operator_cannot_open_the_provider_form(page, server):
     provider = server.api("GET", "/api/security/providers/", role="operator")
     if provider:  # the admin test's provider, when it ran first
         assert page.goto(f"{server.url}/providers/{provider[0]['id']}/edit/").status == 403
+
+
+def test_an_admin_browses_paths_and_writes_a_secret(page, server, bao):
+    """The picker and the write form as a user reaches them from the provider's page."""
+    vault, _role_id, _secret_id = bao
+    vault.client().secrets.kv.v2.create_or_update_secret(path="browse/db/prod", secret={"password": "old-value-1"},
+                                                         mount_point="secret")  # fmt: skip
+    server.api("POST", "/api/security/providers/", {
+        "name": "vault-browse", "kind": "vault", "options": {"url": vault.url}, "credentials": {"token": vault.token},
+        "scope": {"workflows": ["*"]},
+    })  # fmt: skip
+    login(page, server, "admin")
+    page.click("nav.mainnav >> text=Secrets")
+    page.click("text=vault-browse")
+    page.click("#browse-paths")
+    page.fill("#paths-form input[name=prefix]", "browse/")
+    page.click("#paths-form button")
+    page.click("#paths >> text=browse/db/")
+    page.wait_for_selector("#paths >> text=vault-browse:browse/db/prod#…")
+    shot(page, "provider_paths")
+    page.click("#paths >> text=write a new version")
+    assert page.input_value("#id_path") == "browse/db/prod"
+    page.fill("#id_key", "password")
+    page.fill("#id_value", "new-value-2")
+    shot(page, "provider_write")
+    page.click("#write-form button[type=submit]")
+    page.wait_for_selector("text=Wrote vault-browse:browse/db/prod#password")
+    assert "wrote: browse/db/prod#password" in page.inner_text("#provider-audit")
+    assert "new-value-2" not in page.content()
+    stored = vault.client().secrets.kv.v2.read_secret_version(path="browse/db/prod", mount_point="secret",
+                                                              raise_on_deleted_version=True)  # fmt: skip
+    assert stored["data"]["data"] == {"password": "new-value-2"}
