@@ -118,12 +118,8 @@ def connection_result(kind: str, name: str, config: dict[str, Any]) -> dict[str,
         return {"ok": False, "message": str(exc), "kind": "config", "errors": exc.errors}
     except ProviderError as exc:
         return {"ok": False, "message": str(exc), "kind": exc.kind}
-    except SecretsError as exc:
-        return {"ok": False, "message": str(exc), "kind": "error"}
-    except Exception as exc:
-        # A library's own message may quote a response: name the type only.
-        log.warning("testing secret provider %s: unexpected %s", name, type(exc).__name__)
-        return {"ok": False, "message": f"{name}: unexpected {type(exc).__name__}", "kind": "error"}
+    except Exception as exc:  # noqa: BLE001 - shown as the cause
+        return {"ok": False, "message": _cause(name, exc), "kind": "error"}
     finally:
         if provider is not None:
             provider.close()
@@ -168,11 +164,15 @@ def provider_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 # ---------------------------------------------------------------------- the picker, and writing
 
 
-def _provider_error(provider: SecretProvider, exc: Exception) -> str:
-    if isinstance(exc, (SecretsError, CredentialsUnreadable)):
-        return str(exc) if isinstance(exc, SecretsError) else f"{provider.name}: {exc}"
-    log.warning("secret provider %s: unexpected %s", provider.name, type(exc).__name__)
-    return f"{provider.name}: unexpected {type(exc).__name__}"  # a library's message may quote a response
+def _cause(name: str, exc: Exception) -> str:
+    """What went wrong talking to a provider, never a value: our errors as they are, anything
+    else by its type only (a library's own message may quote a response)."""
+    if isinstance(exc, SecretsError):
+        return str(exc)
+    if isinstance(exc, CredentialsUnreadable):
+        return f"{name}: {exc}"
+    log.warning("secret provider %s: unexpected %s", name, type(exc).__name__)
+    return f"{name}: unexpected {type(exc).__name__}"
 
 
 @permission_required("security.use_secretprovider", raise_exception=True)
@@ -188,7 +188,7 @@ def provider_paths(request: HttpRequest, pk: int) -> HttpResponse:
         store = provider.build()
         paths = store.list_paths(prefix)
     except Exception as exc:  # noqa: BLE001 - shown to the user as the store's cause
-        error = _provider_error(provider, exc)
+        error = _cause(provider.name, exc)
     finally:
         if store is not None:
             store.close()
@@ -212,7 +212,7 @@ def provider_write(request: HttpRequest, pk: int) -> HttpResponse:
             store = provider.build()
             version = store.write(path, {key: value} if key else value)
         except Exception as exc:  # noqa: BLE001 - shown to the admin as the store's cause
-            form.add_error(None, _provider_error(provider, exc))
+            form.add_error(None, _cause(provider.name, exc))
         else:
             where = f"{path}#{key}" if key else path
             ProviderChange.record(provider, request.user, ProviderChange.WROTE, [where])
