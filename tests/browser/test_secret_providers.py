@@ -101,7 +101,7 @@ def test_an_admin_browses_paths_and_writes_a_secret(page, server, bao):
     })  # fmt: skip
     login(page, server, "admin")
     page.click("nav.mainnav >> text=Secrets")
-    page.click("text=vault-browse")
+    page.get_by_role("link", name="vault-browse", exact=True).click()  # not vault-browser, made above
     page.click("#browse-paths")
     page.fill("#paths-form input[name=prefix]", "browse/")
     page.click("#paths-form button")
