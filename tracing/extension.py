@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from workflows.engine import executor as ex
 from workflows.extensions import RunExtension
@@ -90,17 +90,24 @@ class TracingExtension(RunExtension):
         self.gates: SpanRecord | None = None
         self.token = secrets.token_urlsafe(32)
         now = time.time()
-        trace = Trace.objects.filter(run=run).first()
+        # A run that never started has no trace to look for. (Its first execution's started_at may
+        # not have reached the database before its worker died: then the insert finds the trace.)
+        trace = Trace.objects.filter(run=run).first() if run.started_at else None
         resumed = trace is not None
         if trace is None:
             trace_id = new_trace_id()
             head = head_decision(self.config.sampling, trace_id)
-            trace = Trace.objects.create(
-                run=run, trace_id=trace_id, root_span_id=new_span_id(), status=run.RUNNING,
-                started_at=datetime.fromtimestamp(now, tz=UTC), sampler=self.config.sampling.sampler,
-                sampled=head.sampled if head else None, decision=head.reason if head else "",
-                token_hash=token_hash(self.token),
-            )  # fmt: skip
+            try:
+                with transaction.atomic():
+                    trace = Trace.objects.create(
+                        run=run, trace_id=trace_id, root_span_id=new_span_id(), status=run.RUNNING,
+                        started_at=datetime.fromtimestamp(now, tz=UTC), sampler=self.config.sampling.sampler,
+                        sampled=head.sampled if head else None, decision=head.reason if head else "",
+                        token_hash=token_hash(self.token),
+                    )  # fmt: skip
+            except IntegrityError:
+                trace, resumed = Trace.objects.get(run=run), True
+        if not resumed:
             root_start = us(now)
         else:  # resumed after its worker died: same trace, same root; close what the dead worker left open
             Trace.objects.filter(pk=trace.pk).update(token_hash=token_hash(self.token))

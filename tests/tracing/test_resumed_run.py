@@ -14,8 +14,11 @@ from workflows.models import Run
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_resumed_run_continues_its_trace():
+@pytest.mark.parametrize("start_stored", [True, False], ids=["start-stored", "died-before-its-start-was-stored"])
+def test_a_resumed_run_continues_its_trace(start_stored):
     run = runner.create_run(make_workflow("name: again\ntasks:\n  a: {run: 'true'}\n"), enqueue=False)
+    if start_stored:  # else the trace is found when the new one cannot be inserted
+        Run.objects.filter(pk=run.pk).update(started_at=timezone.now())
     # What the first worker had written before it died.
     trace = Trace.objects.create(
         run=run, trace_id="4bf92f3577b34da6a3ce929d0e0e4736", root_span_id="00f067aa0ba902b7",
