@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workflows.engine import executor as ex
@@ -23,7 +23,7 @@ from workflows.extensions import RunExtension, Stop
 from . import crypto
 from .models import SecretNotice, SecretProvider, SecretRead
 from .providers.base import InvalidReference, Provider, SecretsError, parse_reference
-from .providers.masking import Masker
+from .providers.masking import Masker, RunMask
 from .providers.resolve import (
     ResolutionError,
     SecretCache,
@@ -33,30 +33,6 @@ from .providers.resolve import (
 )
 
 log = logging.getLogger("runner.secrets")
-
-
-class RunMask:
-    """The recorder's mask for a run that reads secrets: the run's Masker, then whatever masked
-    before it (tracing's per-run token). Keeps the Masker's batch methods for the writer."""
-
-    def __init__(self, masker: Masker, previous: Callable[[str], str]):
-        self.masker, self.previous = masker, previous
-
-    def __call__(self, text: str) -> str:
-        return self.previous(self.masker(text))
-
-    def mask_lines(self, lines: Sequence[str]) -> list[str]:
-        return [self.previous(text) for text in self.masker.mask_lines(lines)]
-
-    def safe_cut(self, data: bytes, cut: int) -> int:
-        return self.masker.safe_cut(data, cut)
-
-    def mask_mapping(self, mapping: Mapping[str, Any], what: str = "output") -> tuple[dict[str, Any], list[str]]:
-        masked, warnings = self.masker.mask_mapping(mapping, what)
-        return {
-            self.previous(key): self.previous(value) if isinstance(value, str) else value
-            for key, value in masked.items()
-        }, warnings
 
 
 class SecretUnavailable(ex.AttemptRefused):

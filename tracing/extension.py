@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from security.providers.masking import Masker, RunMask
 from workflows.engine import executor as ex
 from workflows.extensions import RunExtension
 
@@ -166,9 +167,9 @@ class TracingExtension(RunExtension):
                 self._finished(record)
 
     def _mask_token(self) -> None:
-        # The token is a credential: never stored, even if a script prints its environment.
-        previous, token = self.recorder.mask, self.token
-        self.recorder.mask = lambda text: previous(text).replace(token, "***")
+        # The token is a credential: never stored, even if a script prints its environment (in
+        # any of the forms a secret is masked in, and kept whole when a long line is cut).
+        self.recorder.mask = RunMask(Masker([self.token]), self.recorder.mask)
 
     def _static_env(self) -> dict[str, str]:
         site = urlsplit(settings.SITE_URL)

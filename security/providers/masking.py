@@ -23,7 +23,7 @@ import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 MASK = "***"
@@ -373,3 +373,38 @@ def _redact(data: bytes, spans: list[tuple[int, int]], matcher: Any) -> bytes | 
         if not spans:
             return data
     return None
+
+
+class RunMask:
+    """A run recorder's mask: a Masker's values (the run's secrets, tracing's per-run token), then
+    whatever masked before it. Keeps the Masker's batch methods for the writer, and moves a long
+    line's cut so that no value of either lies across it."""
+
+    def __init__(self, masker: Masker, previous: Callable[[str], str]):
+        self.masker, self.previous = masker, previous
+
+    def __call__(self, text: str) -> str:
+        return self.previous(self.masker(text))
+
+    def mask_lines(self, lines: Sequence[str]) -> list[str]:
+        masked = self.masker.mask_lines(lines)
+        previous = getattr(self.previous, "mask_lines", None)
+        return previous(masked) if previous is not None else [self.previous(text) for text in masked]
+
+    def safe_cut(self, data: bytes, cut: int) -> int:
+        previous = getattr(self.previous, "safe_cut", None)
+        for _ in range(MAX_PASSES):  # each may move the cut into a value of the other
+            moved = self.masker.safe_cut(data, cut)
+            if previous is not None:
+                moved = previous(data, moved)
+            if moved == cut:
+                break
+            cut = moved
+        return cut
+
+    def mask_mapping(self, mapping: Mapping[str, Any], what: str = "output") -> tuple[dict[str, Any], list[str]]:
+        masked, warnings = self.masker.mask_mapping(mapping, what)
+        return {
+            self.previous(key): self.previous(value) if isinstance(value, str) else value
+            for key, value in masked.items()
+        }, warnings
