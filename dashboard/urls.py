@@ -9,6 +9,7 @@ from . import views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("overview/stats/", views.overview_stats_json, name="overview-stats"),
     path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -182,15 +182,46 @@ function learn(run, whole) {
   }
 }
 
+// The overview's other cards (7-day runs and failures, workflows) are counted by the server:
+// fetched again, at most every STATS_EVERY ms, once a run starts or changes status.
+const statsNode = document.getElementById("overview-stats");
+const STATS_EVERY = 500;
+let statsDue = null;
+let statsAgain = false;
+
+function showStats(stats) {
+  const set = (id, text) => { const node = document.getElementById(id); if (node) node.textContent = text; };
+  set("week-total", stats.week_total);
+  set("week-failed", stats.week_failed);
+  set("failure-rate", stats.failure_rate === null ? "–" : `${stats.failure_rate.toFixed(1)}%`);
+  set("workflow-count", stats.workflow_count);
+}
+
+function refreshStats() {
+  if (!statsNode) return;
+  if (statsDue) { statsAgain = true; return; }
+  statsDue = setTimeout(async () => {
+    try {
+      const response = await fetch(statsNode.dataset.url, { headers: { Accept: "application/json" } });
+      if (response.ok) showStats(await response.json());
+    } finally {
+      statsDue = null;
+      if (statsAgain) { statsAgain = false; refreshStats(); }
+    }
+  }, STATS_EVERY);
+}
+
 function apply(event) {
   learn(event, false);
   countActive();
+  if (event.kind === "run" && event.status) refreshStats();
 }
 
 function resync(snapshot) {
   const runs = [...(snapshot.runs || [])].sort((a, b) => (newer(a, b) ? -1 : 1));
   runs.forEach((run) => learn(run, true));
   countActive();
+  refreshStats();  // what changed while the socket was down
 }
 
 function livePath() {

@@ -74,7 +74,7 @@ def no_role(client, db):
     return client
 
 
-@pytest.mark.parametrize("url", ["/", "/runs/", "/workflows/", "/workflows/new/"])
+@pytest.mark.parametrize("url", ["/", "/overview/stats/", "/runs/", "/workflows/", "/workflows/new/"])
 def test_a_user_without_a_role_is_refused_the_pages(no_role, url):
     assert no_role.get(url).status_code == 403
 

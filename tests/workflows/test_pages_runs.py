@@ -396,8 +396,11 @@ def test_the_failure_rate_counts_the_last_seven_days_finished_runs(client_as, et
     html = client_as("viewer").get(reverse("overview")).content.decode()
 
     # 3 failed of 4 that succeeded or failed; cancelled and running runs are neither.
-    assert '<div class="value">75.0%</div><div class="label">failure rate, 7 days (3 failed)</div>' in html
-    assert '<div class="value">6</div><div class="label">runs in the last 7 days</div>' in html
+    assert '<div class="value" id="failure-rate">75.0%</div>' in html and '<span id="week-failed">3</span>' in html
+    assert '<div class="value" id="week-total">6</div><div class="label">runs in the last 7 days</div>' in html
+    # The same figures as JSON, which the page fetches again as runs start and end.
+    stats = client_as("viewer").get(reverse("overview-stats")).json()
+    assert stats == {"week_total": 6, "week_failed": 3, "failure_rate": 75.0, "workflow_count": 1}
 
 
 def test_the_failure_rate_is_a_dash_without_finished_runs(client_as, etl):
@@ -405,7 +408,8 @@ def test_the_failure_rate_is_a_dash_without_finished_runs(client_as, etl):
 
     html = client_as("viewer").get(reverse("overview")).content.decode()
 
-    assert '<div class="value">–</div><div class="label">failure rate, 7 days (0 failed)</div>' in html
+    assert '<div class="value" id="failure-rate">–</div>' in html and '<span id="week-failed">0</span>' in html
+    assert client_as("viewer").get(reverse("overview-stats")).json()["failure_rate"] is None
 
 
 def test_cancel_and_rerun_refuse_a_post_without_a_csrf_token(users, etl):
