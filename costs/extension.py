@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -85,14 +85,17 @@ class CostExtension(RunExtension):
         self.stopping = False
         self.waived: set[int] = set()
         self.pending: list[dict[str, Any]] = []  # records waiting for the writer's next transaction
+        self.stored_days: dict[date, float] = {}  # this run's amounts in the database, by day
         self.tags = dict(run.tags or {})
 
     # ---------------------------------------------------------------- run start
 
     def before_tasks(self) -> Stop | None:
+        # This run's records already stored (a resumed run's), by day: not counted twice.
+        self.stored_days = records.run_days(self.run.pk) if self.final_total else {}
         for index, limit in enumerate(self.limits):
-            # What this period had spent before the run (its own records are added as they come).
-            self.base[index] = budgets.spent(limit) - (self.final_total if limit.period != Budget.RUN else 0.0)
+            # What the others spent in the period; this run's own cost is added as it grows.
+            self.base[index] = self._others_spent(limit)
         spent_now = [(limit, self.base[i]) for i, limit in enumerate(self.limits)
                      if limit.period != Budget.RUN and self.base[i] >= limit.limit]  # fmt: skip
         target = {**(self.target.__dict__ if self.target else {}), "origin": self.origin,
@@ -194,10 +197,30 @@ class CostExtension(RunExtension):
 
     def _store_pending(self) -> None:
         """In the writer's transaction: every record waiting, in one go (the first store of a batch
-        takes them all; the others find nothing left)."""
+        takes them all; the others find nothing left). Then the day and month limits look again at
+        what the other runs have spent meanwhile: runs going on at once share those limits."""
         with self.lock:
             pending, self.pending = self.pending, []
+        if not pending:
+            return
         records.store_records(pending)
+        for row in pending:
+            self.stored_days[row["day"]] = self.stored_days.get(row["day"], 0.0) + (row["amount"] or 0.0)
+        periods = [(i, limit) for i, limit in enumerate(self.limits) if limit.period != Budget.RUN]
+        if not periods:
+            return
+        others = {index: self._others_spent(limit) for index, limit in periods}
+        with self.lock:
+            self.base.update(others)
+            run_total = self.final_total + sum(self.live.values())
+        self._check_budgets(run_total)
+
+    def _others_spent(self, limit: budgets.Limit) -> float:
+        """What the limit's period has spent, less this run's records in it (0 for a per-run limit)."""
+        if limit.period == Budget.RUN:
+            return 0.0
+        start = budgets.period_start(limit.period)
+        return budgets.spent(limit) - sum(amount for day, amount in self.stored_days.items() if day >= start)
 
     def after_run(self, outcome: ex.RunOutcome) -> None:
         run_id = self.run.pk

@@ -177,6 +177,12 @@ def unpriced_retries(since: date | None = None, until: date | None = None) -> in
     return _days(CostRecord.objects.filter(is_retry=True), since, until).exclude(status=CostRecord.PRICED).count()
 
 
+def run_days(run_id: int) -> dict[date, float]:
+    """A run's stored amounts by day."""
+    rows = CostRecord.objects.filter(run_id=run_id).values("day").annotate(total=Sum("amount")).order_by()
+    return {row["day"]: row["total"] or 0.0 for row in rows}
+
+
 def run_nodes(run_id: int) -> dict[str, dict[str, Any]]:
     rows = (
         CostRecord.objects.filter(run_id=run_id)
