@@ -52,6 +52,12 @@ def _keywords_required() -> bool:
 
 
 class LineGate:
+    @staticmethod
+    def supported() -> bool:
+        """Whether this detect-secrets has the per-line steps the gate calls (1.5 does); if not, the
+        worker scans with `scan_file` itself."""
+        return all(hasattr(scan, name) for name in ("_is_filtered_out", "_get_lines_from_file", "_scan_line"))
+
     def __init__(self, plugins: Any = None):
         plugins = get_plugins() if plugins is None else plugins
         self.patterns: list[re.Pattern[str]] = []  # a match anywhere in the line: a candidate

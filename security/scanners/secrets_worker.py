@@ -17,6 +17,7 @@ import sys
 from contextlib import ExitStack
 from typing import Any
 
+from detect_secrets.core import scan
 from detect_secrets.settings import configure_settings_from_baseline, default_settings
 
 from .masking import mask_in, mask_secret
@@ -36,11 +37,11 @@ def scan_files(root: str, files: list[str], baseline: dict[str, Any] | None) -> 
                     known.add((filename, secret.get("type", ""), secret.get("hashed_secret", "")))
         else:
             stack.enter_context(default_settings())
-        gate = LineGate()
+        gate = LineGate() if LineGate.supported() else None
         for path in files:
             found: list[Any] = []
             try:
-                found = list(gate.scan_file(path))
+                found = list(gate.scan_file(path) if gate is not None else scan.scan_file(path))
             except Exception as exc:  # one unreadable file must not lose the others' results
                 errors.append({"path": path, "message": f"detect-secrets could not scan it: {exc}"})
                 continue

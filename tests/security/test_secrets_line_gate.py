@@ -154,3 +154,16 @@ def test_a_plugin_the_gate_cannot_reason_about_makes_every_line_a_candidate(dete
     gate = LineGate([*get_plugins(), Custom()])
     assert gate.candidates("x.py", ["a", "b", "c"]) == [0, 1, 2]
     assert detect_secrets_defaults.candidates("x.py", ["a", "b", "c"]) == []
+
+
+def test_the_worker_falls_back_to_scan_file_where_the_gate_is_not_supported(tmp_path, monkeypatch):
+    from security.scanners import secrets_worker
+
+    rng = random.Random(11)
+    (tmp_path / "settings.py").write_text("\n".join(planted_lines(rng)) + "\n")
+    (tmp_path / "clean.py").write_text("x = 1\n")
+    monkeypatch.chdir(tmp_path)  # the worker changes directory: put it back afterwards
+    gated = secrets_worker.scan_files(str(tmp_path), ["settings.py", "clean.py"], None)
+    monkeypatch.setattr(LineGate, "supported", staticmethod(lambda: False))
+    plain = secrets_worker.scan_files(str(tmp_path), ["settings.py", "clean.py"], None)
+    assert gated == plain and len(gated["results"]["settings.py"]) > 20 and gated["results"]["clean.py"] == []
