@@ -1,16 +1,14 @@
 """Tracing's part in every run: a root span, a gates span, one span per task attempt.
 
-Spans are kept in memory, stored through the run's recorder (so each change reaches the run
-page as an event with the run's sequence number) and exported by the process's TracerProvider:
-as they end when the run was sampled at its start, or all at once when a tail sampler decides
-at the run's end. Each attempt's environment carries TRACEPARENT, TRACESTATE and BAGGAGE, and a
+Spans are kept in memory, stored through the run's recorder (tracing.outbox: so each change reaches
+the run page as an event with the run's sequence number) and exported by the process's
+TracerProvider: as they end when the run was sampled at its start, or all at once when a tail
+sampler decides at the run's end. Each attempt's environment carries TRACEPARENT, TRACESTATE and BAGGAGE, and a
 per-run token with the dashboard's Zipkin endpoint, so a task's own spans join the trace.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import hashlib
 import logging
 import secrets
@@ -22,25 +20,23 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from security.providers.masking import Masker, RunMask
 from workflows.engine import executor as ex
 from workflows.extensions import RunExtension
 
-from .models import Span, Trace, span_dict
+from .models import Span, Trace
 from .otel.config import for_workflow
 from .otel.sampling import Decision, RunFacts, decide, head_decision
 from .otel.spans import ERROR, OK, UNSET, SpanRecord, TaskContext, new_span_id, new_trace_id, us
-from .store import record_from_row, refresh_counts, row_values, trace_dict, trace_spans, upsert_spans, usual_duration
+from .outbox import SpanOutbox
+from .store import record_from_row, refresh_counts, trace_dict, trace_spans, usual_duration
 from .telemetry import global_config, telemetry
 
 log = logging.getLogger("runner.tracing")
 
 ZIPKIN_PATH = "/api/v2/spans"
-# Span changes reach the database and the page at most this often (a busy run's many changes
-# share one write and one event); the waterfall's bars grow by the clock in between.
-FLUSH_EVERY = 0.1
 NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
 
 
@@ -65,8 +61,9 @@ class TracingExtension(RunExtension):
         except Exception:  # tracing must never keep a run from running
             log.exception("tracing could not start for run %s; the run goes on untraced", run.pk)
             self.active = False
-            if hasattr(self, "stopping"):
-                self.stopping.set()
+            outbox = getattr(self, "outbox", None)
+            if outbox is not None:
+                outbox.stop()
 
     # ---------------------------------------------------------------- start
 
@@ -78,14 +75,8 @@ class TracingExtension(RunExtension):
         self.telemetry = telemetry()
         self.lock = threading.Lock()
         self.spans: dict[str, SpanRecord] = {}  # this execution's spans, by span id
-        self.links: dict[str, tuple[int, int | None]] = {}  # span id -> (task run id, attempt)
         self.attempt_spans: dict[tuple[str, int], str] = {}
         self.traced_nodes: set[str] = set()
-        self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
-        self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
-        self.last_emit = 0.0
-        self.stopping = threading.Event()
-        self.to_export: collections.deque[SpanRecord] = collections.deque()  # ended, sampled at the start
         self.retried = False
         self.tasks_began = False
         self.gates: SpanRecord | None = None
@@ -116,8 +107,11 @@ class TracingExtension(RunExtension):
             self._close_lost(trace, us(now))
         self.trace = trace
         self.sampled = trace.sampled  # True/False: decided at the start; None: tail, decided at the end
-        self.keep_rows = self.config.store == "all" or self.sampled is not False
-        self.export_live = self.sampled is True and self.telemetry.exporting
+        self.outbox = SpanOutbox(
+            self.recorder, run.pk, trace.pk, keep_rows=self.config.store == "all" or self.sampled is not False,
+            export_live=self.sampled is True and self.telemetry.exporting, telemetry=self.telemetry,
+        )  # fmt: skip
+        self.links = self.outbox.links  # span id -> (task run id, attempt)
         self.active = True
         self.service = self.telemetry.service_name
         attributes = {
@@ -133,8 +127,7 @@ class TracingExtension(RunExtension):
             trace.trace_id, trace.root_span_id, f"run {spec.name} #{run.number}", root_start,
             attributes=attributes, service=self.service,
         )  # fmt: skip
-        self._emit(self.root)
-        threading.Thread(target=self._tick, name=f"spans-{run.pk}", daemon=True).start()
+        self.outbox.emit(self.root)
         if not resumed:
             self._reused_spans(us(now))
         self._mask_token()
@@ -185,85 +178,11 @@ class TracingExtension(RunExtension):
             "RUNNER_TRACE_ID": self.trace.trace_id,
         }
 
-    # ---------------------------------------------------------------- storing and publishing
-
-    def _emit(self, record: SpanRecord) -> None:
-        """Hand the span to the recorder's writer, at most every FLUSH_EVERY seconds: changes in
-        between wait in memory and go together (one span event, one statement), and while a span
-        event waits in the recorder's queue, changes ride on it. A quiet run's first change goes
-        at once. The executor's threads only take a lock here."""
-        if not self.keep_rows:
-            return
-        # No lock on this path: with the task threads queueing on one lock, each wait would give
-        # up the GIL. A deque's append is atomic; the lock is taken only when an event may be due.
-        self.changes.append(record)
-        if self.queued_event is None and time.monotonic() - self.last_emit >= FLUSH_EVERY:
-            self._flush_due()
-
-    def _due_event(self, now: float, force: bool = False) -> dict[str, Any] | None:
-        """A new span event if one is due (call with the lock held)."""
-        if not self.changes or self.queued_event is not None:
-            return None
-        if not force and now - self.last_emit < FLUSH_EVERY:
-            return None
-        self.last_emit = now
-        self.queued_event = {"kind": "span", "spans": []}
-        return self.queued_event
-
-    def _tick(self) -> None:
-        """Sends what waited in memory once FLUSH_EVERY has passed; ends with the run."""
-        while not self.stopping.wait(FLUSH_EVERY / 2):
-            self._flush_due()
-            self._export_finished()
-
-    def _flush_due(self, force: bool = False) -> None:
-        with self.lock:
-            event = self._due_event(time.monotonic(), force)
-        if event is not None:
-            self.recorder.emit(event, store=self._store)
-
-    def _store(self) -> None:
-        """Runs in the recorder's transaction: writes every span waiting, and puts them on the event
-        that is published (with its sequence number) once they are committed."""
-        records: dict[str, SpanRecord] = {}
-        with self.lock:
-            event, self.queued_event = self.queued_event, None
-        while True:  # a span changed twice is written once, as it is now
-            try:
-                record = self.changes.popleft()
-            except IndexError:
-                break
-            records[record.span_id] = record
-        rows = {sid: row_values(record, *self.links.get(sid, (None, None))) for sid, record in records.items()}
-        if event is not None:
-            event["spans"] = [span_dict(row) for row in rows.values()]
-        if not rows:
-            return
-        try:
-            # Should a span row fail, the run's own records in this batch must still commit: on
-            # PostgreSQL that takes a savepoint; SQLite undoes just the failed statement by itself.
-            with transaction.atomic() if connection.vendor != "sqlite" else contextlib.nullcontext():
-                upsert_spans(self.trace.pk, list(rows.values()))
-        except DatabaseError:
-            log.exception("tracing could not store %d span(s) of run %s", len(rows), self.run.pk)
-
     def _finished(self, record: SpanRecord) -> None:
         # Kept for a tail decision's export too: spans with no attempt (skipped, upstream failed,
         # cancelled, reused) exist only here until the writer stores them.
         self.spans.setdefault(record.span_id, record)
-        self._emit(record)
-        if self.export_live:
-            self.to_export.append(record)  # converted and handed to the exporters by the ticker
-
-    def _export_finished(self) -> None:
-        batch = []
-        while True:
-            try:
-                batch.append(self.to_export.popleft())
-            except IndexError:
-                break
-        if batch:
-            self.telemetry.export(batch)
+        self.outbox.ended(record)
 
     # ---------------------------------------------------------------- gates
 
@@ -278,7 +197,7 @@ class TracingExtension(RunExtension):
                 self.trace.trace_id, new_span_id(), "gates", us(time.time()), parent_id=self.root.span_id,
                 attributes={"runner.gates": ",".join(sorted(gates))}, service=self.service,
             )  # fmt: skip
-            self._emit(self.gates)
+            self.outbox.emit(self.gates)
         return None
 
     def _began(self) -> None:
@@ -359,7 +278,7 @@ class TracingExtension(RunExtension):
         self.traced_nodes.add(node_id)
         if task_row is not None:
             self.links[span_id] = (task_row["id"], attempt)
-        self._emit(record)
+        self.outbox.emit(record)
 
     def attempt_finished(self, info: ex.AttemptInfo) -> None:
         if not self.active:
@@ -457,16 +376,16 @@ class TracingExtension(RunExtension):
             root.end(us(now), UNSET)
         else:
             root.end(us(now), OK)
-        self._emit(root)
-        self.stopping.set()
-        self._flush_due(force=True)  # everything still in memory goes before the trace's event
+        self.outbox.emit(root)
+        self.outbox.stop()
+        self.outbox.flush_due(force=True)  # everything still in memory goes before the trace's event
         duration = _seconds(root.duration_us)
         decision = self._decide(outcome.status, duration)
         self.sampled = decision.sampled
         if decision.sampled and self.telemetry.exporting:
-            if self.export_live:
-                self.to_export.append(root)
-                self._export_finished()  # the rest of what ended since the ticker's last round too
+            if self.outbox.export_live:
+                self.outbox.to_export.append(root)
+                self.outbox.export_ended()  # the rest of what ended since the ticker's last round too
             else:
                 self.telemetry.export(self._all_spans())
         drop = not decision.sampled and self.config.store == "sampled"

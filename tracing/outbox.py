@@ -1,0 +1,121 @@
+"""A run's span changes on their way out: to the database and the run page in batches, through the
+run's recorder (so each batch is one statement and one span event with the run's sequence number),
+and, for a run sampled at its start, to the exporters as spans end."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import threading
+import time
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+
+from .models import span_dict
+from .otel.spans import SpanRecord
+from .store import row_values, upsert_spans
+
+log = logging.getLogger("runner.tracing")
+
+# Span changes reach the database and the page at most this often (a busy run's many changes
+# share one write and one event); the waterfall's bars grow by the clock in between.
+FLUSH_EVERY = 0.1
+
+
+class SpanOutbox:
+    def __init__(self, recorder: Any, run_pk: int, trace_pk: int, *, keep_rows: bool, export_live: bool,
+                 telemetry: Any):  # fmt: skip
+        self.recorder, self.run_pk, self.trace_pk = recorder, run_pk, trace_pk
+        # False for a run sampled out at its start when only sampled runs' rows are kept.
+        self.keep_rows = keep_rows
+        self.export_live = export_live
+        self.telemetry = telemetry
+        self.links: dict[str, tuple[int, int | None]] = {}  # span id -> (task run id, attempt)
+        self.lock = threading.Lock()
+        self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
+        self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
+        self.last_emit = 0.0
+        self.stopping = threading.Event()
+        self.to_export: collections.deque[SpanRecord] = collections.deque()  # ended, sampled at the start
+        threading.Thread(target=self._tick, name=f"spans-{run_pk}", daemon=True).start()
+
+    def emit(self, record: SpanRecord) -> None:
+        """Hand the span to the recorder's writer, at most every FLUSH_EVERY seconds: changes in
+        between wait in memory and go together (one span event, one statement), and while a span
+        event waits in the recorder's queue, changes ride on it. A quiet run's first change goes
+        at once. The executor's threads only take a lock here."""
+        if not self.keep_rows:
+            return
+        # No lock on this path: with the task threads queueing on one lock, each wait would give
+        # up the GIL. A deque's append is atomic; the lock is taken only when an event may be due.
+        self.changes.append(record)
+        if self.queued_event is None and time.monotonic() - self.last_emit >= FLUSH_EVERY:
+            self.flush_due()
+
+    def ended(self, record: SpanRecord) -> None:
+        """A span that ended: stored as above, and exported (by the ticker) if the run is sampled."""
+        self.emit(record)
+        if self.export_live:
+            self.to_export.append(record)
+
+    def flush_due(self, force: bool = False) -> None:
+        with self.lock:
+            event = self._due_event(time.monotonic(), force)
+        if event is not None:
+            self.recorder.emit(event, store=self._store)
+
+    def export_ended(self) -> None:
+        batch = []
+        while True:
+            try:
+                batch.append(self.to_export.popleft())
+            except IndexError:
+                break
+        if batch:
+            self.telemetry.export(batch)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _due_event(self, now: float, force: bool = False) -> dict[str, Any] | None:
+        """A new span event if one is due (call with the lock held)."""
+        if not self.changes or self.queued_event is not None:
+            return None
+        if not force and now - self.last_emit < FLUSH_EVERY:
+            return None
+        self.last_emit = now
+        self.queued_event = {"kind": "span", "spans": []}
+        return self.queued_event
+
+    def _tick(self) -> None:
+        """Sends what waited in memory once FLUSH_EVERY has passed; ends with the run."""
+        while not self.stopping.wait(FLUSH_EVERY / 2):
+            self.flush_due()
+            self.export_ended()
+
+    def _store(self) -> None:
+        """Runs in the recorder's transaction: writes every span waiting, and puts them on the event
+        that is published (with its sequence number) once they are committed."""
+        records: dict[str, SpanRecord] = {}
+        with self.lock:
+            event, self.queued_event = self.queued_event, None
+        while True:  # a span changed twice is written once, as it is now
+            try:
+                record = self.changes.popleft()
+            except IndexError:
+                break
+            records[record.span_id] = record
+        rows = {sid: row_values(record, *self.links.get(sid, (None, None))) for sid, record in records.items()}
+        if event is not None:
+            event["spans"] = [span_dict(row) for row in rows.values()]
+        if not rows:
+            return
+        try:
+            # Should a span row fail, the run's own records in this batch must still commit: on
+            # PostgreSQL that takes a savepoint; SQLite undoes just the failed statement by itself.
+            with transaction.atomic() if connection.vendor != "sqlite" else contextlib.nullcontext():
+                upsert_spans(self.trace_pk, list(rows.values()))
+        except DatabaseError:
+            log.exception("tracing could not store %d span(s) of run %s", len(rows), self.run_pk)
