@@ -4,7 +4,11 @@ A 500-task wide DAG and a 100-deep chain of `true`, run through everything a use
 through (Huey queue, consumer, executor, database writes, live events), against a thread pool
 of the same width calling subprocess.run on the same commands. Prints both ratios.
 
-    .venv/bin/python benches/overhead.py [--repeat 3] [--width 8]
+    .venv/bin/python benches/overhead.py [--repeat 3] [--width 8] [--parts]
+
+--parts also runs the wide DAG with the run extensions switched off (the core: queue, executor,
+database, events), then with each extension alone, and prints what each adds (wall and this
+process's CPU time).
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--parts", action="store_true", help="also the core alone and each run extension alone")
     args = parser.parse_args()
 
     import django
@@ -104,6 +109,9 @@ def main() -> None:
         b, o = statistics.median(base), statistics.median(ours)
         n = 500 if "wide" in name else 100
         results[name] = (o / b, b, o, (o - b) / n * 1000)
+    parts = (
+        by_extension(wide(args.width), lambda: bare_pool([argv] * 500, args.width), args.repeat) if args.parts else {}
+    )
     consumer.stop(graceful=False)
     from django.conf import settings
 
@@ -114,6 +122,41 @@ def main() -> None:
         print(
             f"{name:18s} thread pool {b:7.3f}s  whole system {o:7.3f}s  ratio {ratio:5.2f}  (+{per_task:.2f} ms/task)"
         )
+
+    for label, (ratio, b, o, cpu) in parts.items():
+        print(f"wide, {label:28s} thread pool {b:7.3f}s  whole system {o:7.3f}s  ratio {ratio:5.2f}  cpu {cpu:.3f}s")
+
+
+def by_extension(text: str, bare, repeat: int) -> dict[str, tuple[float, float, float, float]]:
+    """The wide DAG with no run extension, with each one alone, and with all: runs alternate."""
+    from django.conf import settings
+
+    from workflows.extensions import extension_classes
+
+    every = list(settings.RUNNER_EXTENSIONS)
+    configs = {"no run extension (the core)": []}
+    configs.update({f"+ {path.rsplit('.', 1)[-1]}": [path] for path in every})
+    configs["all run extensions"] = every
+    timings: dict[str, list[tuple[float, float]]] = {label: [] for label in configs}
+    base = []
+    try:
+        for _ in range(repeat):
+            base.append(bare())
+            for label, extensions in configs.items():
+                settings.RUNNER_EXTENSIONS = extensions
+                extension_classes.cache_clear()
+                cpu = time.process_time()
+                wall = through_system(text)
+                timings[label].append((wall, time.process_time() - cpu))
+    finally:
+        settings.RUNNER_EXTENSIONS = every
+        extension_classes.cache_clear()
+    b = statistics.median(base)
+    result = {}
+    for label, runs in timings.items():
+        wall = statistics.median(w for w, _ in runs)
+        result[label] = (wall / b, b, wall, statistics.median(c for _, c in runs))
+    return result
 
 
 if __name__ == "__main__":
