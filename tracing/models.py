@@ -51,7 +51,8 @@ class Span(models.Model):
     STATUSES = [(s, s) for s in (RUNNING, OK, ERROR, UNSET)]
     SOURCES = [("runner", "runner"), ("child", "child script")]
 
-    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans")
+    # No index of its own: the unique (trace, span_id) and the (trace, start_us) index lead with it.
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans", db_index=False)
     span_id = models.CharField(max_length=16)
     parent_id = models.CharField(max_length=16, blank=True)
     name = models.CharField(max_length=300)

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 
 from dashboard.events import publish_events
+from workflows.batchsql import HotSql
 from workflows.models import Run
 
 from .models import Span, Trace, span_dict
@@ -63,7 +64,7 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
     q = connection.ops.quote_name
     meta = Span._meta
     columns = [meta.get_field(name).column for name in SPAN_COLUMNS]
-    json_field = meta.get_field("attributes")
+    to_json = HotSql(connection)._converter(Span, meta.get_field("attributes"))  # what the field stores, cheaply
     head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
     tail = f" ON CONFLICT ({q(meta.get_field('trace').column)}, {q('span_id')}) DO UPDATE SET " + ", ".join(
         f"{q(c)} = excluded.{q(c)}" for c in SPAN_UPDATES
@@ -78,7 +79,7 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
                     if name == "trace":
                         params.append(trace_pk)
                     elif name in JSON_COLUMNS:
-                        params.append(json_field.get_db_prep_save(row[name], connection=connection))
+                        params.append(to_json(row[name]))
                     elif name == "taskrun":
                         params.append(row["taskrun_id"])
                     else:

@@ -7,6 +7,7 @@ plain records here and become OpenTelemetry `ReadableSpan`s only for export.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -187,6 +188,12 @@ def context_env(
     return {key.upper(): value for key, value in carrier.items()}
 
 
+@functools.lru_cache(maxsize=4096)
+def _baggage_entry(key: str, value: str) -> str:
+    """One `key=value` of a BAGGAGE header (a run's node names and attempt numbers repeat)."""
+    return f"{quote_plus(key)}={quote_plus(value)}"
+
+
 class TaskContext:
     """The trace context of one run's tasks, for many attempts: the SDK's propagators write the
     parts every task shares once; each attempt fills in its own span id and baggage entries in
@@ -208,7 +215,7 @@ class TaskContext:
 
     def env(self, span_id: str, baggage: Mapping[str, str] | None = None) -> dict[str, str]:
         entries = [self.baggage] if self.baggage else []
-        entries += [f"{quote_plus(key)}={quote_plus(value)}" for key, value in (baggage or {}).items()]
+        entries += [_baggage_entry(key, value) for key, value in (baggage or {}).items()]
         env = {"TRACEPARENT": f"{self.prefix}{span_id}{self.flags}"}
         if self.tracestate:
             env["TRACESTATE"] = self.tracestate
