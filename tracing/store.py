@@ -64,7 +64,7 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
     q = connection.ops.quote_name
     meta = Span._meta
     columns = [meta.get_field(name).column for name in SPAN_COLUMNS]
-    to_json = HotSql(connection)._converter(Span, meta.get_field("attributes"))  # what the field stores, cheaply
+    to_json = HotSql(connection).converter(Span, meta.get_field("attributes"))  # what the field stores, cheaply
     head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
     tail = f" ON CONFLICT ({q(meta.get_field('trace').column)}, {q('span_id')}) DO UPDATE SET " + ", ".join(
         f"{q(c)} = excluded.{q(c)}" for c in SPAN_UPDATES

@@ -80,7 +80,7 @@ class HotSql:
             return str(value.astimezone(UTC).replace(tzinfo=None)) if self.sqlite else value
         return model._meta.get_field(name).get_db_prep_save(value, connection=self.conn)
 
-    def _converter(self, model: Any, field: Any) -> Callable[[Any], Any]:
+    def converter(self, model: Any, field: Any) -> Callable[[Any], Any]:
         """A cheap stand-in for field.get_db_prep_save, for the field types the hot path writes."""
         conn, name = self.conn, field.name
         if isinstance(field, models.JSONField) and field.encoder is None:
@@ -101,7 +101,7 @@ class HotSql:
         plan = self._plans.get(key)
         if plan is None:
             fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-            columns = [(f.name, f.get_default(), self._converter(model, f)) for f in fields]
+            columns = [(f.name, f.get_default(), self.converter(model, f)) for f in fields]
             plan = (self._insert(model, tuple(f.name for f in fields)), columns)
             with self._plans_lock:
                 self._plans[key] = plan
@@ -168,7 +168,7 @@ class HotSql:
             sets = ", ".join(f"{q(c)} = {table}.{q(c)} + excluded.{q(c)}" for c in columns[len(keys) + len(names) :])
             sql = (f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES %s "
                    f"ON CONFLICT ({', '.join(q(c) for c in columns[: len(keys)])}) DO UPDATE SET {sets}")  # fmt: skip
-            plan = (sql, [("", None, self._converter(model, f)) for f in fields])
+            plan = (sql, [("", None, self.converter(model, f)) for f in fields])
             with self._plans_lock:
                 self._plans[key] = plan
         sql, columns = plan

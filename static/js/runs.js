@@ -186,7 +186,8 @@ function learn(run, whole) {
 // fetched again, at most every STATS_EVERY ms, once a run starts or changes status.
 const statsNode = document.getElementById("overview-stats");
 const STATS_EVERY = 500;
-let statsDue = null;
+let statsTimer = null;
+let statsFetching = false;
 let statsAgain = false;
 
 function showStats(stats) {
@@ -199,16 +200,22 @@ function showStats(stats) {
 
 function refreshStats() {
   if (!statsNode) return;
-  if (statsDue) { statsAgain = true; return; }
-  statsDue = setTimeout(async () => {
-    try {
-      const response = await fetch(statsNode.dataset.url, { headers: { Accept: "application/json" } });
-      if (response.ok) showStats(await response.json());
-    } finally {
-      statsDue = null;
-      if (statsAgain) { statsAgain = false; refreshStats(); }
-    }
-  }, STATS_EVERY);
+  if (statsFetching) { statsAgain = true; return; }  // that answer may predate this change
+  if (!statsTimer) statsTimer = setTimeout(fetchStats, STATS_EVERY);  // else the coming fetch sees it too
+}
+
+async function fetchStats() {
+  statsTimer = null;
+  statsFetching = true;
+  try {
+    const response = await fetch(statsNode.dataset.url, { headers: { Accept: "application/json" } });
+    if (response.ok) showStats(await response.json());
+  } catch {
+    // The server is away: the snapshot after the socket's reconnect asks again.
+  } finally {
+    statsFetching = false;
+    if (statsAgain) { statsAgain = false; refreshStats(); }
+  }
 }
 
 function apply(event) {
