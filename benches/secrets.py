@@ -34,7 +34,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benche
 sys.path.insert(0, str(ROOT))
 
 from security.providers import build_provider  # noqa: E402
-from security.providers.masking import Masker, secret_forms  # noqa: E402
+from security.providers.forms import secret_forms  # noqa: E402
+from security.providers.masking import Masker  # noqa: E402
 from security.providers.resolve import SecretCache, SecretResolver  # noqa: E402
 
 # The masking figures are this process's CPU time (user + system, the kernel's share of the
