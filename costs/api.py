@@ -31,6 +31,7 @@ from .extension import CostExtension
 from .models import Budget, BudgetOverride, CatalogueVersion, CostRecord
 from .pricing import catalogue as cat
 from .pricing.model import Target
+from .pricing.price_file import PriceFileError
 from .pricing.whatif import what_if
 
 # ------------------------------------------------------------------ serializers
@@ -195,7 +196,7 @@ class CatalogueViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             version = catalogues.import_prices(data["content"], filename=data["filename"], label=data["label"],
                                                user=request.user)  # fmt: skip
-        except cat.PriceFileError as exc:
+        except PriceFileError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response(CatalogueVersionSerializer(version).data, status=201)
 

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from .models import CatalogueVersion
 from .pricing import catalogue as cat
+from .pricing.price_file import parse_price_file
 
 log = logging.getLogger("runner.costs")
 
@@ -43,7 +44,7 @@ def ensure_catalogue(**_kwargs: Any) -> None:
 
 def import_prices(text: str, *, filename: str = "", label: str = "", user: Any = None) -> CatalogueVersion:
     """Store an admin's CSV/JSON prices as a new version that takes precedence; raises PriceFileError."""
-    rows = cat.parse_price_file(text, filename)
+    rows = parse_price_file(text, filename)
     counts: dict[str, int] = {}
     for row in rows:
         counts[f"{row.provider}.{row.kind}"] = counts.get(f"{row.provider}.{row.kind}", 0) + 1

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from costs.catalogues import import_prices
-from costs.pricing.catalogue import IMPORT_COLUMNS, PriceFileError
+from costs.pricing.price_file import IMPORT_COLUMNS, PriceFileError
 
 
 class Command(BaseCommand):
