@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .. import crypto
 from ..providers import PROVIDER_KINDS, build_provider, provider_class
-from ..providers.base import PROVIDER_NAME, Provider
+from ..providers.base import PROVIDER_NAME, Provider, SecretRef
 from ..providers.resolve import Scope
 
 
@@ -272,12 +272,7 @@ class SecretRead(models.Model):
 
     @property
     def reference(self) -> str:
-        text = f"{self.provider_name}:{self.path}"
-        if self.key:
-            text += f"#{self.key}"
-        if self.requested_version:
-            text += f"@{self.requested_version}"
-        return text
+        return str(SecretRef(self.provider_name, self.path, self.key, self.requested_version))
 
     def as_dict(self, node: str = "") -> dict[str, Any]:
         return {

@@ -164,6 +164,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+@pytest.fixture
+def gates(tmp_path) -> Path:
+    """A folder the tasks can see, where a test creates the files that let them go on (gate_command)."""
+    tmp_path.chmod(0o777)
+    return tmp_path
+
+
+def start_run(server: LiveServer, source: str) -> dict:
+    """Create a workflow from `source` and queue a run of it, as an operator through the API."""
+    workflow_id = server.api("POST", "/api/workflows/", {"source": source}, role="operator")["id"]
+    return server.api("POST", f"/api/workflows/{workflow_id}/runs/", {}, role="operator")
+
+
 def gate_command(path: Path) -> str:
     """A shell snippet that blocks until the test creates `path` (the test controls the timing)."""
     return f"while [ ! -e {path} ]; do sleep 0.02; done"

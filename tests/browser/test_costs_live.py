@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from .conftest import gate_command, login, shot
-
-
-@pytest.fixture
-def gates(tmp_path) -> Path:
-    tmp_path.chmod(0o777)
-    return tmp_path
 
 
 def money(page, selector: str) -> float:

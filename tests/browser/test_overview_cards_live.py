@@ -3,12 +3,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from .conftest import gate_command, login, shot
-from .test_run_list_resync import start_run
+from .conftest import gate_command, login, shot, start_run
 
 STATS = "fetch('/overview/stats/', {headers: {Accept: 'application/json'}}).then(r => r.json())"
 
@@ -19,12 +14,6 @@ def card(page, element_id: str) -> str:
 
 def wait_for_card(page, element_id: str, text: str) -> None:
     page.wait_for_function(f"document.getElementById({element_id!r}).textContent === {text!r}", timeout=20_000)
-
-
-@pytest.fixture
-def gates(tmp_path) -> Path:
-    tmp_path.chmod(0o777)
-    return tmp_path
 
 
 def test_the_cards_count_a_run_as_it_starts_and_fails(page, server, gates):

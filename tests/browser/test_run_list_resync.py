@@ -4,24 +4,9 @@ doubled rows; on the overview a finished run leaves "going on now"."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from tests.conftest import wait_until
 
-from .conftest import gate_command, login, shot
-
-
-@pytest.fixture
-def gates(tmp_path) -> Path:
-    tmp_path.chmod(0o777)
-    return tmp_path
-
-
-def start_run(server, source: str) -> dict:
-    workflow_id = server.api("POST", "/api/workflows/", {"source": source}, role="operator")["id"]
-    return server.api("POST", f"/api/workflows/{workflow_id}/runs/", {}, role="operator")
+from .conftest import gate_command, login, shot, start_run
 
 
 def wait_for_status(server, run_id: int, status: str) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from tests.conftest import wait_until
 
 from .conftest import gate_command, login, shot
@@ -17,12 +13,6 @@ def create_workflow(server, source: str) -> int:
 
 def node_class(page, node: str) -> str:
     return page.locator(f"svg.dag g.node[data-node='{node}']").get_attribute("class")
-
-
-@pytest.fixture
-def gates(tmp_path) -> Path:
-    tmp_path.chmod(0o777)
-    return tmp_path
 
 
 def test_nodes_go_running_then_success_live(page, server, gates):

@@ -165,5 +165,6 @@ def test_the_worker_falls_back_to_scan_file_where_the_gate_is_not_supported(tmp_
     monkeypatch.chdir(tmp_path)  # the worker changes directory: put it back afterwards
     gated = secrets_worker.scan_files(str(tmp_path), ["settings.py", "clean.py"], None)
     monkeypatch.setattr(LineGate, "supported", staticmethod(lambda: False))
+    monkeypatch.setattr(LineGate, "scan_file", lambda *_: pytest.fail("the gate was used where unsupported"))
     plain = secrets_worker.scan_files(str(tmp_path), ["settings.py", "clean.py"], None)
     assert gated == plain and len(gated["results"]["settings.py"]) > 20 and gated["results"]["clean.py"] == []
