@@ -111,7 +111,6 @@ class TracingExtension(RunExtension):
             self.recorder, run.pk, trace.pk, keep_rows=self.config.store == "all" or self.sampled is not False,
             export_live=self.sampled is True and self.telemetry.exporting, telemetry=self.telemetry,
         )  # fmt: skip
-        self.links = self.outbox.links  # span id -> (task run id, attempt)
         self.active = True
         self.service = self.telemetry.service_name
         attributes = {
@@ -152,7 +151,7 @@ class TracingExtension(RunExtension):
         for node_id, row in self.recorder.tasks.items():
             if row.get("reused") and node_id in self.plan.nodes:
                 record = self._node_record(node_id, now_us)
-                self.links[record.span_id] = (row["id"], None)
+                self.outbox.links[record.span_id] = (row["id"], None)
                 record.end(now_us, OK)
                 record.attributes["runner.status"] = "reused"
                 record.add_event(now_us, "reused", reason=self.recorder.mask(row.get("reason") or ""))
@@ -277,7 +276,7 @@ class TracingExtension(RunExtension):
         self.spans[span_id] = record
         self.traced_nodes.add(node_id)
         if task_row is not None:
-            self.links[span_id] = (task_row["id"], attempt)
+            self.outbox.links[span_id] = (task_row["id"], attempt)
         self.outbox.emit(record)
 
     def attempt_finished(self, info: ex.AttemptInfo) -> None:
@@ -341,7 +340,7 @@ class TracingExtension(RunExtension):
         record.attributes["runner.status"] = state
         task_row = self.recorder.tasks.get(node_id)
         if task_row is not None:
-            self.links[record.span_id] = (task_row["id"], None)
+            self.outbox.links[record.span_id] = (task_row["id"], None)
         if state == ex.FAILED:
             record.end(now, ERROR, reason or "failed")
         else:
