@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from .conftest import gate_command, login, shot
-from .test_run_page_live import create_workflow, gates  # noqa: F401  (the fixture)
+from .test_run_page_live import create_workflow
 
 
 def test_the_panel_shows_attempts_outputs_and_follows_the_log(page, server, gates):  # noqa: F811
