@@ -11,13 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from workflows.engine import process
+from workflows.engine import process, spawn
 from workflows.engine.process import ProcessHandle, ProcessResult, run_process
 
 from .conftest import gone, wait_until
 
 PY = sys.executable
 BUSY = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}:\n    pass"
+
+
+@pytest.fixture(autouse=True, params=["fork_exec", "popen"])
+def start_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both ways a task is started (spawn's direct call, and Popen)."""
+    if request.param == "fork_exec" and not spawn._direct:
+        pytest.fail("this Python should start tasks through fork_exec directly (see workflows/engine/spawn.py)")
+    monkeypatch.setattr(spawn, "_direct", request.param == "fork_exec")
+    return request.param
 
 
 def open_fds() -> int:

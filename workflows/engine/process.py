@@ -10,12 +10,13 @@ import resource
 import select
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .spawn import spawn
 
 __all__ = ["ProcessHandle", "ProcessResult", "run_process"]
 
@@ -218,21 +219,6 @@ class _LineSplitter:
         self.on_line(self.name, line.decode("utf-8", "replace"))
 
 
-def _popen(argv: Sequence[str], executable: str | None, env: Mapping[str, str] | None, cwd: str | None) -> Any:
-    return subprocess.Popen(
-        list(argv),
-        executable=executable,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-        close_fds=True,
-        start_new_session=True,
-        bufsize=0,
-    )
-
-
 @functools.lru_cache(maxsize=512)
 def _executable(name: str, path: str) -> str | None:
     """Where a bare program name is on PATH, looked up once rather than by Popen for each task
@@ -275,15 +261,15 @@ def run_process(
     executable = _executable(argv[0], path) if argv else None
     try:
         try:
-            proc = _popen(argv, executable, env, cwd)
+            child = spawn(argv, executable, env, cwd)
         except FileNotFoundError:
             if executable is None:
                 raise
             _executable.cache_clear()  # the program moved since it was looked up: search again
-            proc = _popen(argv, None, env, cwd)
+            child = spawn(argv, None, env, cwd)
     except (OSError, ValueError) as exc:
         return ProcessResult(started_at=started_at, ended_at=time.time(), error=f"cannot start: {exc}")
-    pid = proc.pid  # == pgid, thanks to start_new_session
+    pid = child.pid  # == pgid: a new session
     # select.poll rather than selectors/epoll: no extra fd and no Python-level bookkeeping,
     # which is measurable when a task is as short as `true`.
     poller = select.poll()
@@ -316,9 +302,7 @@ def run_process(
         return True
 
     try:
-        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-            assert stream is not None
-            fd = stream.fileno()
+        for name, fd in (("stdout", child.stdout), ("stderr", child.stderr)):
             splitter = _LineSplitter(name, on_line, max_line_bytes, line_cut) if on_line else None
             pipes[fd] = tags[fd] = splitter
             poller.register(fd, select.POLLIN)
@@ -438,13 +422,9 @@ def run_process(
         for fd in (pidfd, wake_fd):
             if fd is not None:
                 os.close(fd)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        # Popen did not reap it itself; a returncode keeps Popen.__del__ from warning.
-        proc.returncode = -1 if status is None else os.waitstatus_to_exitcode(status)
+        child.close(-1 if status is None else os.waitstatus_to_exitcode(status))
 
-    code = None if status is None else proc.returncode
+    code = None if status is None else os.waitstatus_to_exitcode(status)
     ended_at = time.time()
     peak_rss = max(_trusted_maxrss(rusage), handle._peak_rss)
     return ProcessResult(

@@ -1,0 +1,155 @@
+"""workflows.engine.spawn: the child a task gets is the same whichever way it is started (the
+direct fork_exec call or Popen), and start failures raise what Popen raises."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workflows.engine import spawn
+
+# Prints what the child sees of its own process: session, fds, cwd, env, stdin.
+PROBE = """
+import json, os, sys
+print(json.dumps({
+    "pid": os.getpid(), "sid": os.getsid(0), "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+    "cwd": os.getcwd(), "env": dict(os.environ),
+    "stdin": sys.stdin.read(), "stdin_target": os.readlink("/proc/self/fd/0"),
+}))
+"""
+
+
+@pytest.fixture(params=["fork_exec", "popen"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(spawn, "_direct", request.param == "fork_exec")
+    return request.param
+
+
+def finish(child: spawn.Child) -> tuple[bytes, bytes, int]:
+    out = b"".join(iter(lambda: os.read(child.stdout, 65536), b""))
+    err = b"".join(iter(lambda: os.read(child.stderr, 65536), b""))
+    _, status = os.waitpid(child.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    child.close(code)
+    return out, err, code
+
+
+def test_this_python_starts_tasks_directly() -> None:
+    assert spawn._direct, "CPython 3.11 on Linux should take the direct path"
+
+
+def test_the_child_is_the_same_either_way(path: str, tmp_path: Path) -> None:
+    leaked = os.open(os.devnull, os.O_RDONLY)  # inheritable: only close_fds keeps it from the child
+    os.set_inheritable(leaked, True)
+    try:
+        env = {"PATH": os.environ["PATH"], "RUNNER_X": "ünïcode = value", "EMPTY": ""}
+        child = spawn.spawn([sys.executable, "-c", PROBE], sys.executable, env, str(tmp_path))
+        out, err, code = finish(child)
+    finally:
+        os.close(leaked)
+    assert code == 0, err
+    seen = json.loads(out)
+    assert seen["pid"] == child.pid and seen["sid"] == child.pid  # a session (and group) of its own
+    assert seen["fds"] == [0, 1, 2, 3] or seen["fds"] == [0, 1, 2]  # 3: listdir's own fd
+    assert seen["cwd"] == str(tmp_path)
+    assert {k: v for k, v in seen["env"].items() if k != "LC_CTYPE"} == env
+    assert seen["stdin"] == "" and seen["stdin_target"] == "/dev/null"
+
+
+def test_signals_python_ignores_are_default_in_the_child(path: str) -> None:
+    """Python ignores SIGPIPE and SIGXFSZ; a task must not inherit that (`yes | head` would never end)."""
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN
+    out, _, code = finish(spawn.spawn(["/bin/grep", "SigIgn", "/proc/self/status"], "/bin/grep", None, None))
+    ignored = int(out.split(b":")[1].strip(), 16)
+    assert code == 0
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (sig - 1)), sig
+
+
+def test_the_output_arrives_on_the_pipes(path: str) -> None:
+    child = spawn.spawn(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], "/bin/sh", None, None)
+    assert finish(child) == (b"out\n", b"err\n", 3)
+
+
+def test_a_path_in_argv_needs_no_executable(path: str) -> None:
+    out, _, code = finish(spawn.spawn(["/bin/echo", "hi"], None, None, None))
+    assert (out, code) == (b"hi\n", 0)
+
+
+def test_missing_program(path: str, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as caught:
+        spawn.spawn([str(tmp_path / "nope")], str(tmp_path / "nope"), None, None)
+    assert caught.value.filename == str(tmp_path / "nope")
+
+
+def test_missing_working_directory_names_it(path: str, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as caught:
+        spawn.spawn(["/bin/true"], "/bin/true", None, str(tmp_path / "gone"))
+    assert caught.value.filename == str(tmp_path / "gone")
+
+
+def test_not_executable(path: str, tmp_path: Path) -> None:
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    if os.access(script, os.X_OK):
+        pytest.skip("this user can execute anything (root with an exec bit set somewhere)")
+    with pytest.raises(PermissionError):
+        spawn.spawn([str(script)], str(script), None, None)
+
+
+def test_bad_environment_is_a_value_error(path: str) -> None:
+    with pytest.raises(ValueError):
+        spawn.spawn(["/bin/true"], "/bin/true", {"A=B": "x"}, None)
+    with pytest.raises(ValueError):
+        spawn.spawn(["/bin/true"], "/bin/true", {"A": "nul\0byte"}, None)
+
+
+def test_no_fd_is_left_open_by_failures(path: str, tmp_path: Path) -> None:
+    finish(spawn.spawn(["/bin/true"], "/bin/true", None, None))  # /dev/null is opened once, lazily
+    before = sorted(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(OSError):
+            spawn.spawn(["/bin/true"], "/bin/true", None, str(tmp_path / "gone"))
+        with pytest.raises(OSError):
+            spawn.spawn([str(tmp_path / "nope")], str(tmp_path / "nope"), None, None)
+        finish(spawn.spawn(["/bin/true"], "/bin/true", None, None))
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_refused_direct_call_falls_back_to_popen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If this interpreter's fork_exec took other arguments, tasks still start (through Popen)."""
+    monkeypatch.setattr(spawn, "_direct", True)
+    calls = []
+
+    def other_signature(*args: object) -> int:
+        calls.append(len(args))
+        raise TypeError("fork_exec() takes exactly 21 arguments")
+
+    monkeypatch.setattr(spawn._posixsubprocess, "fork_exec", other_signature)
+    out, _, code = finish(spawn.spawn(["/bin/echo", "still"], "/bin/echo", None, None))
+    assert (out, code, calls) == (b"still\n", 0, [23])
+    assert spawn._direct is False  # and it is not tried again
+    finish(spawn.spawn(["/bin/true"], "/bin/true", None, None))
+    assert calls == [23]
+
+
+def test_popen_is_what_the_direct_call_copies() -> None:
+    """The argument list given to fork_exec is Popen's own: if Popen's call changes shape, this fails."""
+    import inspect
+
+    source = inspect.getsource(subprocess.Popen._execute_child)
+    start = source.index("_fork_exec(")
+    call = "".join(source[start : source.index(")", source.index("_USE_VFORK", start)) + 1].split())
+    assert call == (
+        "_fork_exec(args,executable_list,close_fds,tuple(sorted(map(int,fds_to_keep))),cwd,env_list,"
+        "p2cread,p2cwrite,c2pread,c2pwrite,errread,errwrite,errpipe_read,errpipe_write,"
+        "restore_signals,start_new_session,process_group,gid,gids,uid,umask,preexec_fn,_USE_VFORK)"
+    )
