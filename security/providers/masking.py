@@ -74,8 +74,11 @@ def _collect(pattern: int, _start: int, end: int, _flags: int, context: tuple[li
     context[0].append((end - context[1][pattern], end))
 
 
+_ESCAPED = [bytes((c,)) if c < 128 and chr(c).isalnum() else b"\\x%02x" % c for c in range(256)]
+
+
 def _escape(pattern: bytes) -> bytes:
-    return b"".join(bytes((c,)) if c < 128 and chr(c).isalnum() else b"\\x%02x" % c for c in pattern)
+    return b"".join(map(_ESCAPED.__getitem__, pattern))
 
 
 class _RegexMatcher:
@@ -105,6 +108,26 @@ DEFAULT_MATCHER = "hyperscan" if _hyperscan_available() else "regex"
 _MATCHERS = {"hyperscan": _HyperscanMatcher, "regex": _RegexMatcher}
 
 
+class _OnFirstUse:
+    """A matcher compiled when a text first needs it: a run whose lines are all shorter than
+    its shortest form (most runs of short tasks) never pays for the compile (~1 ms a run)."""
+
+    __slots__ = ("_factory", "_lock", "_matcher", "_patterns")
+
+    def __init__(self, factory: Callable[[Sequence[bytes]], Any], patterns: list[bytes]):
+        self._factory, self._patterns, self._matcher = factory, patterns, None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        matcher = self._matcher
+        if matcher is None:
+            with self._lock:
+                if self._matcher is None:
+                    self._matcher = self._factory(self._patterns)
+                matcher = self._matcher
+        return matcher
+
+
 # ---------------------------------------------------------------------- the masker
 
 
@@ -122,7 +145,7 @@ class Masker:
         self._forms: set[str] = set()
         self._warnings: list[str] = []
         # Swapped as a whole, so a masking thread never sees a half-built state.
-        self._state: tuple[Any, int] | None = None  # (matcher, length of the shortest form)
+        self._state: tuple[_OnFirstUse, int] | None = None  # (matcher, length of the shortest form)
         self.add_many((value, "") for value in values)
 
     # -- adding values
@@ -161,7 +184,7 @@ class Masker:
                 self._forms |= new_forms
                 patterns = sorted({p.encode("utf-8", "surrogatepass") for f in self._forms for p in _pieces(f)})
                 shortest = min(len(f) for f in self._forms)
-                self._state = (_MATCHERS[self.matcher_name](patterns), shortest)
+                self._state = (_OnFirstUse(_MATCHERS[self.matcher_name], patterns), shortest)
         return results
 
     @property
@@ -181,10 +204,11 @@ class Masker:
         if state is None or len(text) < state[1]:
             return text
         data = text.encode("utf-8", "surrogatepass")
-        spans = state[0].spans(data)
+        matcher = state[0].get()
+        spans = matcher.spans(data)
         if not spans:
             return text
-        masked = _redact(data, spans, state[0])
+        masked = _redact(data, spans, matcher)
         return MASK if masked is None else masked.decode("utf-8", "surrogatepass")
 
     mask = __call__
@@ -192,10 +216,10 @@ class Masker:
     def mask_lines(self, lines: Sequence[str]) -> list[str]:
         """Mask many lines with one scan: what a writer that stores lines in batches calls."""
         state = self._state
-        if state is None or not lines:
+        if state is None or not lines or max(map(len, lines)) < state[1]:
             return list(lines)
         data = "\n".join(lines).encode("utf-8", "surrogatepass")
-        spans = state[0].spans(data)
+        spans = state[0].get().spans(data)
         if not spans:
             return list(lines)
         # No form holds a newline, so a span lies inside one line: the newlines before it say
@@ -220,7 +244,7 @@ class Masker:
         state = self._state
         if state is None:
             return cut
-        matcher = state[0]
+        matcher = state[0].get()
         for _ in range(MAX_PASSES):
             low, high = max(0, cut - matcher.longest), min(len(data), cut + matcher.longest)
             across = [(low + s, low + e) for s, e in matcher.spans(data[low:high]) if low + s < cut < low + e]
@@ -234,7 +258,7 @@ class Masker:
 
     def contains_secret(self, text: str) -> bool:
         state = self._state
-        return state is not None and bool(state[0].spans(text.encode("utf-8", "surrogatepass")))
+        return state is not None and bool(state[0].get().spans(text.encode("utf-8", "surrogatepass")))
 
     def mask_mapping(self, mapping: Mapping[str, Any], what: str = "output") -> tuple[dict[str, Any], list[str]]:
         """Mask the keys and string values of a mapping (task outputs); a warning per entry

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from security.providers.masking import Masker
+from security.providers.masking import MASK, Masker
 
 
 def test_an_output_holding_a_secret_is_kept_masked_with_a_warning():
@@ -62,12 +62,12 @@ def test_a_value_added_while_other_threads_mask_is_masked_from_then_on():
 
 def test_masking_is_one_scan_per_line_however_many_secrets():
     masker = Masker([f"secret-number-{i:03d}" for i in range(50)])
-    matcher = masker._state[0]
+    matcher = masker._state[0].get()
     calls: list[int] = []
     original = matcher.spans
     matcher.spans = lambda data: calls.append(1) or original(data)
     masker("no secret in this line at all")
-    masker.mask_lines(["one", "two", "three"])
+    masker.mask_lines(["the first line of three", "the second line of three", "the third line of three"])
     assert len(calls) == 2
 
 
@@ -86,3 +86,18 @@ def test_a_block_of_many_lines_is_masked_line_for_line():
     assert one_by_one[97] == "line 97 ***" and one_by_one[89] == "line 89 ***"
     assert masker("\n".join(lines)).split("\n") == one_by_one
     assert masker.mask_lines(lines) == one_by_one
+
+
+@pytest.mark.parametrize("matcher", ["hyperscan", "regex"])
+def test_the_matcher_is_compiled_only_when_a_text_could_hold_a_value(matcher: str) -> None:
+    """Short texts (a `true` task's command, its empty output) never pay for the compile; the
+    first text long enough to hold a form compiles it, and it is masked."""
+    value = "s3cr3t-" + "x" * 30
+    masker = Masker([value], matcher=matcher)
+    lazy, shortest = masker._state
+    assert shortest <= len(value)
+    assert masker("true") == "true" and masker.mask_lines(["ok", "done"]) == ["ok", "done"]
+    assert lazy._matcher is None
+    assert masker.mask_lines(["ok", f"got {value}"]) == ["ok", f"got {MASK}"]
+    assert lazy._matcher is not None
+    assert masker(f"a {value} b") == f"a {MASK} b"
