@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -37,9 +38,8 @@ class SpanOutbox:
         self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
         self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
         self.last_emit = 0.0
-        self.stopping = threading.Event()
         self.to_export: collections.deque[SpanRecord] = collections.deque()  # ended, sampled at the start
-        threading.Thread(target=self._tick, name=f"spans-{run_pk}", daemon=True).start()
+        _ticker.add(self)
 
     def emit(self, record: SpanRecord) -> None:
         """Hand the span to the recorder's writer, at most every FLUSH_EVERY seconds: changes in
@@ -77,7 +77,7 @@ class SpanOutbox:
             self.telemetry.export(batch)
 
     def stop(self) -> None:
-        self.stopping.set()
+        _ticker.discard(self)
 
     def _due_event(self, now: float, force: bool = False) -> dict[str, Any] | None:
         """A new span event if one is due (call with the lock held)."""
@@ -88,12 +88,6 @@ class SpanOutbox:
         self.last_emit = now
         self.queued_event = {"kind": "span", "spans": []}
         return self.queued_event
-
-    def _tick(self) -> None:
-        """Sends what waited in memory once FLUSH_EVERY has passed; ends with the run."""
-        while not self.stopping.wait(FLUSH_EVERY / 2):
-            self.flush_due()
-            self.export_ended()
 
     def _store(self) -> None:
         """Runs in the recorder's transaction: writes every span waiting, and puts them on the event
@@ -119,3 +113,46 @@ class SpanOutbox:
                 upsert_spans(self.trace_pk, list(rows.values()))
         except DatabaseError:
             log.exception("tracing could not store %d span(s) of run %s", len(rows), self.run_pk)
+
+
+class _Ticker:
+    """One thread for all the outboxes of this process: every FLUSH_EVERY / 2 it sends what waited
+    in memory (a thread per run cost each run's start about a millisecond). It ends when no run
+    is left and starts again with the next."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.outboxes: set[SpanOutbox] = set()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def add(self, outbox: SpanOutbox) -> None:
+        with self.lock:
+            self.outboxes.add(outbox)
+            if self.thread is None or self.pid != os.getpid():  # none yet, or it stayed in the parent of a fork
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="span-outboxes", daemon=True)
+                self.thread.start()
+
+    def discard(self, outbox: SpanOutbox) -> None:
+        with self.lock:
+            self.outboxes.discard(outbox)
+
+    def _run(self) -> None:
+        wait = threading.Event().wait
+        while True:
+            wait(FLUSH_EVERY / 2)
+            with self.lock:
+                outboxes = list(self.outboxes)
+                if not outboxes:
+                    self.thread = None
+                    return
+            for outbox in outboxes:
+                try:
+                    outbox.flush_due()
+                    outbox.export_ended()
+                except Exception:  # one run's failure must not stop the others' spans
+                    log.exception("tracing could not send the spans of run %s", outbox.run_pk)
+
+
+_ticker = _Ticker()

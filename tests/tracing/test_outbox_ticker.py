@@ -1,0 +1,80 @@
+"""The span outboxes of all runs in a process share one ticker thread, which sends what waited
+in memory, keeps going when one run's sending fails, and ends when no run is left."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import wait_until
+from tracing import outbox as outbox_module
+from tracing.otel.spans import SpanRecord, new_span_id, new_trace_id
+from tracing.outbox import SpanOutbox
+
+
+class Recorder:
+    def __init__(self, fail: bool = False):
+        self.events: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def emit(self, event: dict[str, Any], store: Any = None) -> None:
+        if self.fail:
+            raise RuntimeError("this run's writer is broken")
+        self.events.append(event)
+
+
+def tickers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "span-outboxes"]
+
+
+def outbox(recorder: Recorder, run_pk: int) -> SpanOutbox:
+    return SpanOutbox(recorder, run_pk, run_pk, keep_rows=True, export_live=False, telemetry=None)
+
+
+def span() -> SpanRecord:
+    return SpanRecord(new_trace_id(), new_span_id(), "task", 1)
+
+
+@pytest.fixture(autouse=True)
+def no_ticker_left() -> None:
+    wait_until(lambda: not tickers(), message="a ticker from an earlier test is still running")
+    yield
+    wait_until(lambda: not tickers(), message="the ticker outlived its runs")
+
+
+class Messages(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_one_thread_sends_for_every_run_and_ends_with_them() -> None:
+    logged = Messages()
+    outbox_module.log.addHandler(logged)
+    broken, first, second = Recorder(fail=True), Recorder(), Recorder()
+    boxes = [outbox(broken, 1), outbox(first, 2), outbox(second, 3)]
+    assert len(tickers()) == 1
+    for box in boxes:
+        box.last_emit = float("inf")  # as if an event just went: the next waits for the ticker
+    for box in boxes:
+        box.changes.append(span())
+        box.last_emit = 0.0
+    # Each run's span event is queued by the ticker, the broken run's failure notwithstanding.
+    wait_until(lambda: first.events and second.events)
+    assert [e["kind"] for e in first.events + second.events] == ["span", "span"]
+    wait_until(lambda: "tracing could not send the spans of run 1" in logged.messages)
+    outbox_module.log.removeHandler(logged)
+    assert len(tickers()) == 1
+    for box in boxes:
+        box.stop()
+    # and a run that starts after the ticker ended gets a new one
+    wait_until(lambda: not tickers())
+    late = outbox(Recorder(), 4)
+    assert len(tickers()) == 1 and outbox_module._ticker.outboxes == {late}
+    late.stop()
