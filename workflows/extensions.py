@@ -98,17 +98,26 @@ def extension_classes() -> tuple[type[RunExtension], ...]:
 class RunHooks(ex.Hooks):
     """The executor's hooks: the recorder first (it stores), then every extension."""
 
+    HOOKS = ("node_state", "attempt_started", "attempt_finished", "progress", "attempt_env")
+
     def __init__(self, recorder: RunRecorder, extensions: list[RunExtension]):
         self.recorder = recorder
         self.extensions = extensions
         self.progress_interval = recorder.progress_interval
+        # Per hook, only the extensions that implement it: each attempt calls several hooks, and
+        # most extensions leave most of them to the base class's no-op.
+        self.hooks = {
+            method: [(extension.name, getattr(extension, method)) for extension in extensions
+                     if getattr(type(extension), method) is not getattr(RunExtension, method)]
+            for method in self.HOOKS
+        }  # fmt: skip
 
     def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
-        for extension in self.extensions:
+        for name, hook in self.hooks[method]:
             try:
-                getattr(extension, method)(*args, **kwargs)
+                hook(*args, **kwargs)
             except Exception:  # an extension's bug must not stop the run or lose its records
-                log.exception("run extension %s failed in %s", extension.name, method)
+                log.exception("run extension %s failed in %s", name, method)
 
     def node_state(self, node_id, state, *, attempt=0, outcome=None, reason=""):
         self.recorder.node_state(node_id, state, attempt=attempt, outcome=outcome, reason=reason)
@@ -127,8 +136,8 @@ class RunHooks(ex.Hooks):
 
     def attempt_env(self, node_id, attempt):
         env: dict[str, str] = {}
-        for extension in self.extensions:
-            env.update(extension.attempt_env(node_id, attempt))  # a failure here fails the attempt
+        for _name, hook in self.hooks["attempt_env"]:
+            env.update(hook(node_id, attempt))  # a failure here fails the attempt
         return env
 
     def filter_outputs(self, node_id, outputs):
