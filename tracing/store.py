@@ -7,6 +7,7 @@ in the same transaction that stores them, like every other run event.
 
 from __future__ import annotations
 
+import operator
 import statistics
 from collections.abc import Iterable
 from typing import Any
@@ -47,12 +48,11 @@ def row_values(record: SpanRecord, taskrun_id: int | None = None, attempt: int |
     }
 
 
-SPAN_COLUMNS = (
-    "trace", "span_id", "parent_id", "name", "kind", "service", "source", "start_us", "duration_us", "status",
-    "status_message", "attributes", "events", "taskrun", "attempt",
-)  # fmt: skip
+_PLAIN = ("span_id", "parent_id", "name", "kind", "service", "source", "start_us", "duration_us", "status",
+          "status_message")  # fmt: skip
+_plain_values = operator.itemgetter(*_PLAIN)
+SPAN_COLUMNS = ("trace", *_PLAIN, "attributes", "events", "taskrun", "attempt")  # a row's parameters in this order
 SPAN_UPDATES = ("duration_us", "status", "status_message", "attributes", "events")
-JSON_COLUMNS = ("attributes", "events")
 CHUNK = 60  # rows per statement: 15 parameters each stays under any SQLite's limit
 
 
@@ -75,15 +75,8 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
             chunk = rows[start : start + CHUNK]
             params: list[Any] = []
             for row in chunk:
-                for name in SPAN_COLUMNS:
-                    if name == "trace":
-                        params.append(trace_pk)
-                    elif name in JSON_COLUMNS:
-                        params.append(to_json(row[name]))
-                    elif name == "taskrun":
-                        params.append(row["taskrun_id"])
-                    else:
-                        params.append(row[name])
+                params += (trace_pk, *_plain_values(row), to_json(row["attributes"]), to_json(row["events"]),
+                           row["taskrun_id"], row["attempt"])  # fmt: skip
             cursor.execute(head + ", ".join([one] * len(chunk)) + tail, params)
 
 
