@@ -26,6 +26,10 @@ _PLAIN_TYPES = frozenset({
 })  # fmt: skip
 
 
+# Python types written as they are (exactly these: bool and str subclasses take the field's own path).
+_AS_IS = frozenset({int, float, str})
+
+
 class Dumped:
     """A JSON value serialised once and written as is by HotSql: the same value on many rows
     (a run's rates on each of its cost records) is not serialised again for each."""
@@ -73,7 +77,7 @@ class HotSql:
         return f"INSERT INTO {self.q(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
 
     def _prep(self, model: Any, name: str, value: Any) -> Any:
-        if value is None or isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        if value is None or type(value) in _AS_IS:
             return value
         if isinstance(value, datetime):
             # What Django's backends store, without its per-value checks: naive UTC text on SQLite.
@@ -93,7 +97,8 @@ class HotSql:
         if isinstance(field, (models.DateTimeField, models.DateField, models.TimeField)) or (
             field.get_internal_type() in _PLAIN_TYPES
         ):
-            return lambda value: self._prep(model, name, value)
+            prep = self._prep
+            return lambda value: value if value is None or type(value) in _AS_IS else prep(model, name, value)
         return lambda value: field.get_db_prep_save(value, connection=conn)
 
     def _plan(self, model: Any) -> tuple[str, list[tuple[str, Any, Callable[[Any], Any]]]]:
