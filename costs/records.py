@@ -37,14 +37,11 @@ def store_record(fields: dict[str, Any]) -> CostRecord:
 def store_records(rows: list[dict[str, Any]]) -> None:
     """Insert records in one statement and add them to the run and day totals with one upsert each
     (the recorder's writer calls this once per batch: per-record ORM round trips would slow runs).
-    Rows carry every field, as the run extension builds them."""
+    Rows carry every field, keyed by attname (`run_id`), as the run extension builds them."""
     if not rows:
         return
-    fields = {f.attname: f.name for f in CostRecord._meta.concrete_fields}
     with connection.cursor() as cursor:
-        HotSql(connection).insert_rows(
-            cursor, CostRecord, [{fields.get(k, k): v for k, v in row.items()} for row in rows]
-        )
+        HotSql(connection).insert_rows(cursor, CostRecord, rows)
     _add_to_totals(rows)
 
 

@@ -106,7 +106,7 @@ class HotSql:
         plan = self._plans.get(key)
         if plan is None:
             fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-            columns = [(f.name, f.get_default(), self.converter(model, f)) for f in fields]
+            columns = [(f.attname, f.get_default(), self.converter(model, f)) for f in fields]
             plan = (self._insert(model, tuple(f.name for f in fields)), columns)
             with self._plans_lock:
                 self._plans[key] = plan
@@ -149,7 +149,8 @@ class HotSql:
             )
 
     def insert_rows(self, cursor: Any, model: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert dicts of field values; unnamed fields get their model default."""
+        """Insert dicts of field values keyed by attname (`run_id` for a foreign key); fields not
+        in a row get their model default."""
         statement, columns = self._plan(model)
         self._insert_rows(
             cursor, statement, [[convert(row.get(name, default)) for name, default, convert in columns] for row in rows]

@@ -147,7 +147,7 @@ def create_run(
         )  # fmt: skip
         rows = []
         for position, (node_id, node) in enumerate(plan.nodes.items()):
-            row = {"run": run.pk, "node_id": node_id, "task_id": node.task.id, "leg": node.leg, "position": position}
+            row = {"run_id": run.pk, "node_id": node_id, "task_id": node.task.id, "leg": node.leg, "position": position}
             old = reuse.get(node_id)
             if old is not None:
                 row.update(
