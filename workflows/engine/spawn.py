@@ -26,8 +26,9 @@ try:  # CPython's own module behind subprocess; not a public API, hence the chec
 except ImportError:  # pragma: no cover - not CPython on POSIX
     _posixsubprocess = None  # type: ignore[assignment]
 
-# fork_exec's argument list is the one of CPython 3.11 (with allow_vfork, added in 3.11.? and
-# kept in 3.12); any other version uses Popen.
+# The argument list below is the one CPython 3.11's Popen gives fork_exec in the releases that have
+# subprocess._USE_VFORK (3.11.7 here; tests/engine/test_spawn.py compares it with Popen's source).
+# Any other version uses Popen.
 _direct = (
     _posixsubprocess is not None
     and sys.implementation.name == "cpython"
