@@ -16,6 +16,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ _direct = (
     and hasattr(subprocess, "_USE_VFORK")
 )
 _devnull: int | None = None
+_devnull_lock = threading.Lock()
 # Encoded `KEY=value` entries: a run's tasks mostly share their environment.
 _env_entries: dict[tuple[str, str], bytes] = {}
 _ENV_CACHE_MAX = 8192
@@ -112,9 +114,12 @@ def _env_entry(key: str, value: str) -> bytes:
 
 
 def _stdin() -> int:
+    """/dev/null, opened once for every task's stdin (Popen opens it for each)."""
     global _devnull
     if _devnull is None:
-        _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        with _devnull_lock:  # the first tasks of a run start at once: open it once
+            if _devnull is None:
+                _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     return _devnull
 
 
