@@ -26,6 +26,7 @@ from security.providers.masking import Masker, RunMask
 from workflows.engine import executor as ex
 from workflows.extensions import RunExtension
 
+from . import task_spans
 from .models import Span, Trace
 from .otel.config import for_workflow
 from .otel.sampling import Decision, RunFacts, decide, head_decision
@@ -37,7 +38,6 @@ from .telemetry import global_config, telemetry
 log = logging.getLogger("runner.tracing")
 
 ZIPKIN_PATH = "/api/v2/spans"
-NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
 
 
 def token_hash(token: str) -> str:
@@ -236,20 +236,9 @@ class TracingExtension(RunExtension):
         return cached
 
     def _node_record(self, node_id: str, start_us: int, span_id: str | None = None) -> SpanRecord:
-        node = self.plan.nodes[node_id]
-        attributes: dict[str, Any] = {
-            "runner.workflow": self.plan.spec.name,
-            "runner.run.id": self.run.pk,
-            "runner.task": node.task.id,
-            "runner.node": node_id,
-        }
-        if node.leg is not None:
-            attributes["runner.matrix"] = node.leg_key
-            for key, value in node.leg.items():
-                attributes[f"runner.matrix.{key}"] = value if isinstance(value, (str, int, float, bool)) else str(value)
-        return SpanRecord(
-            self.trace.trace_id, span_id or new_span_id(), node_id, start_us, parent_id=self.root.span_id,
-            attributes=attributes, service=self.service,
+        return task_spans.task_span(
+            self.plan, node_id, self.trace.trace_id, span_id or new_span_id(), self.root.span_id, start_us,
+            run_pk=self.run.pk, service=self.service,
         )  # fmt: skip
 
     def attempt_started(self, node_id: str, attempt: int, **info: Any) -> None:
@@ -260,17 +249,10 @@ class TracingExtension(RunExtension):
         self.attempt_spans[(node_id, attempt)] = span_id
         ready_at, started_at = info.get("ready_at") or info["started_at"], info["started_at"]
         record = self._node_record(node_id, us(min(ready_at, started_at)), span_id)
-        record.attributes.update(
-            {
-                "runner.attempt": attempt,
-                "runner.status": "running",
-                "runner.queue_wait_s": round(max(0.0, started_at - ready_at), 6),
-                "process.command_line": self.recorder.mask(info.get("command") or ""),
-            }
-        )
-        if info.get("pid"):
-            record.attributes["process.pid"] = info["pid"]
-        record.add_event(us(started_at), "process started", pid=info.get("pid"))
+        task_spans.attempt_started(
+            record, attempt, ready_at=ready_at, started_at=started_at,
+            command=self.recorder.mask(info.get("command") or ""), pid=info.get("pid"),
+        )  # fmt: skip
         task_row = self.recorder.tasks.get(node_id)
         # Single dict and set operations: atomic, and each thread touches its own node's keys.
         self.spans[span_id] = record
@@ -286,41 +268,9 @@ class TracingExtension(RunExtension):
         record = self.spans.get(span_id or "")
         if record is None:
             return  # attempt_started already reported it missing; nothing to end
-        r = info.result
-        end = us(r.ended_at)
-        record.attributes.update(
-            {
-                "runner.status": info.status,
-                "process.exit_code": r.exit_code,
-                "runner.signal": r.signal,
-                "runner.wall_s": round(r.wall_s, 6),
-                "runner.cpu_s": round(r.cpu_s, 6),
-                "runner.cpu_user_s": round(r.cpu_user_s, 6),
-                "runner.cpu_sys_s": round(r.cpu_sys_s, 6),
-                "runner.peak_rss_bytes": r.peak_rss_bytes or None,
-            }
-        )
-        record.attributes = {k: v for k, v in record.attributes.items() if v is not None}
-        task = self.plan.nodes[info.node_id].task
-        status, message = OK, ""
-        if info.status == "timeout":
-            status, message = ERROR, f"timed out after {task.timeout:g}s"
-            record.add_event(end, "timeout", timeout_s=task.timeout)
-        elif info.status == "cancelled":
-            status = UNSET
-            record.add_event(end, "cancelled", reason="the run was cancelled")
-        elif info.status == "failed":
-            status = ERROR
-            if r.error:
-                message = self.recorder.mask(r.error)
-            elif r.signal:
-                message = f"killed by signal {r.signal}"
-            else:
-                message = f"exit code {r.exit_code}"
-        if info.retry_delay is not None:
+        timeout = self.plan.nodes[info.node_id].task.timeout
+        if task_spans.attempt_finished(record, info, timeout=timeout, mask=self.recorder.mask):
             self.retried = True
-            record.add_event(end, "retry scheduled", delay_s=round(info.retry_delay, 3), next_attempt=info.attempt + 1)
-        record.end(end, status, message)
         self._finished(record)
 
     def node_state(self, node_id: str, state: str, **info: Any) -> None:
@@ -337,19 +287,10 @@ class TracingExtension(RunExtension):
         now = us(time.time())
         reason = self.recorder.mask(info.get("reason") or "")
         record = self._node_record(node_id, now)
-        record.attributes["runner.status"] = state
         task_row = self.recorder.tasks.get(node_id)
         if task_row is not None:
             self.outbox.links[record.span_id] = (task_row["id"], None)
-        if state == ex.FAILED:
-            record.end(now, ERROR, reason or "failed")
-        else:
-            attributes: dict[str, Any] = {"reason": reason}
-            task = self.plan.nodes[node_id].task
-            if state == ex.SKIPPED and task.skip_if and reason.startswith("skip_if"):
-                attributes["condition"] = task.skip_if
-            record.add_event(now, NO_ATTEMPT_EVENTS[state], **attributes)
-            record.end(now, UNSET)
+        task_spans.ended_without_attempt(record, state, reason, self.plan.nodes[node_id].task, now)
         self._finished(record)
 
     # ---------------------------------------------------------------- the end

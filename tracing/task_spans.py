@@ -1,0 +1,98 @@
+"""A task's span in a run's trace: what it says when its attempt starts and ends, or when the
+task ends without an attempt of its own (skipped, upstream failed, cancelled, failed to start)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from workflows.engine import executor as ex
+
+from .otel.spans import ERROR, OK, UNSET, SpanRecord, us
+
+NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
+
+
+def task_span(plan: Any, node_id: str, trace_id: str, span_id: str, parent_id: str, start_us: int, *,
+              run_pk: int, service: str) -> SpanRecord:  # fmt: skip
+    """A span for one node of the plan (a task, or a leg of a matrix task), not started yet."""
+    node = plan.nodes[node_id]
+    attributes: dict[str, Any] = {
+        "runner.workflow": plan.spec.name,
+        "runner.run.id": run_pk,
+        "runner.task": node.task.id,
+        "runner.node": node_id,
+    }
+    if node.leg is not None:
+        attributes["runner.matrix"] = node.leg_key
+        for key, value in node.leg.items():
+            attributes[f"runner.matrix.{key}"] = value if isinstance(value, (str, int, float, bool)) else str(value)
+    return SpanRecord(trace_id, span_id, node_id, start_us, parent_id=parent_id, attributes=attributes, service=service)
+
+
+def attempt_started(record: SpanRecord, attempt: int, *, ready_at: float, started_at: float, command: str,
+                    pid: int | None) -> None:  # fmt: skip
+    """The span runs from when the task was ready: its queue wait, then its process."""
+    record.attributes.update(
+        {
+            "runner.attempt": attempt,
+            "runner.status": "running",
+            "runner.queue_wait_s": round(max(0.0, started_at - ready_at), 6),
+            "process.command_line": command,
+        }
+    )
+    if pid:
+        record.attributes["process.pid"] = pid
+    record.add_event(us(started_at), "process started", pid=pid)
+
+
+def attempt_finished(record: SpanRecord, info: ex.AttemptInfo, *, timeout: float | None,
+                     mask: Callable[[str], str]) -> bool:  # fmt: skip
+    """End the span with the attempt's figures, status and events; True if a retry follows."""
+    r = info.result
+    end = us(r.ended_at)
+    record.attributes.update(
+        {
+            "runner.status": info.status,
+            "process.exit_code": r.exit_code,
+            "runner.signal": r.signal,
+            "runner.wall_s": round(r.wall_s, 6),
+            "runner.cpu_s": round(r.cpu_s, 6),
+            "runner.cpu_user_s": round(r.cpu_user_s, 6),
+            "runner.cpu_sys_s": round(r.cpu_sys_s, 6),
+            "runner.peak_rss_bytes": r.peak_rss_bytes or None,
+        }
+    )
+    record.attributes = {k: v for k, v in record.attributes.items() if v is not None}
+    status, message = OK, ""
+    if info.status == "timeout":
+        status, message = ERROR, f"timed out after {timeout:g}s"
+        record.add_event(end, "timeout", timeout_s=timeout)
+    elif info.status == "cancelled":
+        status = UNSET
+        record.add_event(end, "cancelled", reason="the run was cancelled")
+    elif info.status == "failed":
+        status = ERROR
+        if r.error:
+            message = mask(r.error)
+        elif r.signal:
+            message = f"killed by signal {r.signal}"
+        else:
+            message = f"exit code {r.exit_code}"
+    if info.retry_delay is not None:
+        record.add_event(end, "retry scheduled", delay_s=round(info.retry_delay, 3), next_attempt=info.attempt + 1)
+    record.end(end, status, message)
+    return info.retry_delay is not None
+
+
+def ended_without_attempt(record: SpanRecord, state: str, reason: str, task: Any, now_us: int) -> None:
+    """A zero-length span that says why the task did not run (or failed before it could)."""
+    record.attributes["runner.status"] = state
+    if state == ex.FAILED:
+        record.end(now_us, ERROR, reason or "failed")
+        return
+    attributes: dict[str, Any] = {"reason": reason}
+    if state == ex.SKIPPED and task.skip_if and reason.startswith("skip_if"):
+        attributes["condition"] = task.skip_if
+    record.add_event(now_us, NO_ATTEMPT_EVENTS[state], **attributes)
+    record.end(now_us, UNSET)
