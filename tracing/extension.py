@@ -298,6 +298,12 @@ class TracingExtension(RunExtension):
     def after_run(self, outcome: ex.RunOutcome) -> None:
         if not self.active:
             return
+        try:
+            self._end(outcome)
+        finally:
+            self.outbox.stop()  # the process's ticker lets go of this run's outbox, whatever happened
+
+    def _end(self, outcome: ex.RunOutcome) -> None:
         now = time.time()
         ran_tasks = self.tasks_began
         gates = self.gates

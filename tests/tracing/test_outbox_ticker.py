@@ -78,3 +78,20 @@ def test_one_thread_sends_for_every_run_and_ends_with_them() -> None:
     late = outbox(Recorder(), 4)
     assert len(tickers()) == 1 and outbox_module._ticker.outboxes == {late}
     late.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_tracing_fails_at_its_end_still_leaves_the_ticker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.tracing.conftest import run_now
+
+    emit = SpanOutbox.emit
+
+    def failing_at_the_end(self: SpanOutbox, record: SpanRecord) -> None:
+        if not record.parent_id and record.end_us is not None:  # the root span, ending
+            raise RuntimeError("cannot send the root span")
+        emit(self, record)
+
+    monkeypatch.setattr(SpanOutbox, "emit", failing_at_the_end)
+    run = run_now("name: ends\ntasks:\n  a: {run: 'true'}\n")
+    assert run.status == "success"  # tracing's failure is logged, the run is not touched
+    assert outbox_module._ticker.outboxes == set()
