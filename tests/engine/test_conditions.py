@@ -8,16 +8,8 @@ from typing import Any
 
 import pytest
 
-from workflows.engine.conditions import (
-    ConditionError,
-    check_templates,
-    evaluate,
-    find_templates,
-    parse,
-    render,
-    to_text,
-    truthy,
-)
+from workflows.engine.conditions import ConditionError, evaluate, parse, to_text, truthy
+from workflows.engine.templates import check_templates, find_templates, render
 
 CTX: dict[str, Any] = {
     "extract": {"outputs": {"rows": "0", "name": "Sales", "ok": "true"}},

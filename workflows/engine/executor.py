@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import conditions
+from . import conditions, templates
 from .dag import Node, Plan
 from .outputs import parse_outputs
 from .process import ProcessHandle, ProcessResult, run_process
@@ -111,7 +111,7 @@ def command_argv(command: str | list[str], ctx: Mapping[str, Any] | None) -> lis
     saves a shell per task.
     """
     if isinstance(command, list):
-        return [conditions.render(arg, ctx or {}) for arg in command]
+        return [templates.render(arg, ctx or {}) for arg in command]
     text = render_shell(command, ctx or {}) if "${{" in command else command
     if SHELL_CHARS.isdisjoint(text):
         try:
@@ -465,7 +465,7 @@ class Executor:
         env = dict(self.base_env)
         for source in (self.spec.env, node.task.env):
             for key, value in source.items():
-                env[key] = conditions.render(value, ctx or {}) if "${{" in value else value
+                env[key] = templates.render(value, ctx or {}) if "${{" in value else value
         env.update(
             RUNNER_OUTPUT=out_path,
             RUNNER_RUN_ID=str(self.run_id),

@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from . import conditions
+from . import conditions, templates
 
 _HOLE = "\0"  # stands for a template while scanning; a shell argument can never hold a NUL
 _WORD_END = " \t\n;&|<>()"
@@ -22,7 +22,7 @@ _BODY_SPECIAL = re.compile(r"([\\$`])")  # special in "...", in `...` and in an 
 
 
 def render_shell(script: str, ctx: Mapping[str, Any]) -> str:
-    found = conditions.find_templates(script)
+    found = templates.find_templates(script)
     pieces, pos = [], 0
     for start, end, _expr in found:
         pieces.append(script[pos:start].replace(_HOLE, " "))

@@ -14,7 +14,7 @@ from typing import Any
 # The reference syntax is the secret providers' (plain Python too): one parser for both.
 from security.providers.base import InvalidReference, parse_reference
 
-from . import conditions
+from . import conditions, templates
 from .cron import Cron, CronError
 from .loader import LineDict, LineList, LoadError, load
 
@@ -238,7 +238,7 @@ class _Checker:
             self.error(line, path, f"bad condition: {exc}")
 
     def templates(self, text: str, line: int, path: str) -> None:
-        for problem in conditions.check_templates(text):
+        for problem in templates.check_templates(text):
             self.error(line, path, f"bad expression: {problem}")
 
 
@@ -829,8 +829,8 @@ def _check_references(spec: WorkflowSpec, graph: Any, check: _Checker) -> None:
         if task.skip_if:
             texts.append(("skip_if", task.skip_if))
         runs = [task.run] if isinstance(task.run, str) else task.run
-        texts += [("run", expr) for text in runs for _s, _e, expr in conditions.find_templates(text)]
-        texts += [(f"env.{k}", expr) for k, v in task.env.items() for _s, _e, expr in conditions.find_templates(v)]
+        texts += [("run", expr) for text in runs for _s, _e, expr in templates.find_templates(text)]
+        texts += [(f"env.{k}", expr) for k, v in task.env.items() for _s, _e, expr in templates.find_templates(v)]
         for where, text in texts:
             key = where.split(".", 1)[0]
             line = task.line_of("script" if key == "run" and "run" not in task.lines else key)
