@@ -4,14 +4,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import api
+from . import api, api_runs
 
 app_name = "api"
 
 router = SimpleRouter()
 router.register("workflows", api.WorkflowViewSet, basename="workflow")
-router.register("runs", api.RunViewSet, basename="run")
-router.register("taskruns", api.TaskRunViewSet, basename="taskrun")
+router.register("runs", api_runs.RunViewSet, basename="run")
+router.register("taskruns", api_runs.TaskRunViewSet, basename="taskrun")
 
 
 def public(patterns: list) -> list:

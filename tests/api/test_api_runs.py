@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.api.factories import add_run, add_workflow
 from tests.conftest import wait_for_run
-from workflows.api import RunViewSet
+from workflows.api_runs import RunViewSet
 from workflows.models import Run, TaskRun
 
 SIMPLE = "name: simple\ntasks:\n  a: {run: 'true'}\n"
