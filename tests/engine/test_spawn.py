@@ -153,3 +153,15 @@ def test_popen_is_what_the_direct_call_copies() -> None:
         "p2cread,p2cwrite,c2pread,c2pwrite,errread,errwrite,errpipe_read,errpipe_write,"
         "restore_signals,start_new_session,process_group,gid,gids,uid,umask,preexec_fn,_USE_VFORK)"
     )
+
+
+def test_only_the_servers_own_environment_is_kept_encoded(path: str) -> None:
+    """A task's other variables may be secrets: their encoded form must not outlive the start."""
+    spawn._env_entries.clear()
+    secret = "s3cret-value-that-must-not-stay"
+    env = {"PATH": os.environ["PATH"], "RUNNER_SECRET": secret}
+    finish(spawn.spawn(["/bin/true"], "/bin/true", env, None))
+    kept = b"".join(spawn._env_entries.values())
+    assert secret.encode() not in kept
+    if path == "fork_exec":
+        assert f"PATH={os.environ['PATH']}".encode() in kept

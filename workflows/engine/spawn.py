@@ -38,7 +38,8 @@ _direct = (
 )
 _devnull: int | None = None
 _devnull_lock = threading.Lock()
-# Encoded `KEY=value` entries: a run's tasks mostly share their environment.
+# Encoded `KEY=value` entries of the server's own environment, which every task inherits. Nothing
+# else is kept: a task's other variables may hold secret values, which must not outlive the run.
 _env_entries: dict[tuple[str, str], bytes] = {}
 _ENV_CACHE_MAX = 8192
 
@@ -107,9 +108,10 @@ def _env_entry(key: str, value: str) -> bytes:
         if b"=" in name:
             raise ValueError("illegal environment variable name")
         entry = name + b"=" + os.fsencode(value)
-        if len(_env_entries) >= _ENV_CACHE_MAX:
-            _env_entries.clear()
-        _env_entries[(key, value)] = entry
+        if os.environ.get(key) == value:
+            if len(_env_entries) >= _ENV_CACHE_MAX:
+                _env_entries.clear()
+            _env_entries[(key, value)] = entry
     return entry
 
 
