@@ -102,7 +102,6 @@ class RunHooks(ex.Hooks):
 
     def __init__(self, recorder: RunRecorder, extensions: list[RunExtension]):
         self.recorder = recorder
-        self.extensions = extensions
         self.progress_interval = recorder.progress_interval
         # Per hook, only the extensions that implement it: each attempt calls several hooks, and
         # most extensions leave most of them to the base class's no-op.
