@@ -139,9 +139,8 @@ class _Ticker:
             self.outboxes.discard(outbox)
 
     def _run(self) -> None:
-        wait = threading.Event().wait
         while True:
-            wait(FLUSH_EVERY / 2)
+            time.sleep(FLUSH_EVERY / 2)
             with self.lock:
                 outboxes = list(self.outboxes)
                 if not outboxes:
