@@ -731,6 +731,25 @@ def test_it_layers_the_environment_workflow_then_task_then_hooks(tmp_path: Path)
     assert (tmp_path / "env.txt").read_text() == "base workflow task hooks\n"
 
 
+def test_templated_values_keep_their_place_in_the_layers(tmp_path: Path) -> None:
+    """A workflow value with ${{ }} is worked out per attempt, yet a task's plain value of the
+    same name still wins over it, and no workflow value replaces a RUNNER_ variable."""
+    outcome, _ = execute(
+        """
+        name: w
+        env: {B: "${{ params.p }}", C: "${{ params.p }}", RUNNER_RUN_ID: "${{ params.p }}", RUNNER_WORKFLOW: x}
+        tasks:
+          a: {run: 'echo "$B $C $RUNNER_RUN_ID $RUNNER_WORKFLOW $RUNNER_TASK" > env.txt', env: {C: task, RUNNER_TASK: t}}
+        """,
+        tmp_path,
+        run_id="17",
+        params={"p": "fromparam"},
+    )
+
+    assert outcome.status == "success"
+    assert (tmp_path / "env.txt").read_text() == "fromparam task 17 w a\n"
+
+
 def test_it_sets_the_runner_variables(tmp_path: Path) -> None:
     outcome, _ = execute(
         """

@@ -155,13 +155,34 @@ def test_popen_is_what_the_direct_call_copies() -> None:
     )
 
 
-def test_only_the_servers_own_environment_is_kept_encoded(path: str) -> None:
-    """A task's other variables may be secrets: their encoded form must not outlive the start."""
-    spawn._env_entries.clear()
+def test_a_task_env_is_its_fixed_part_then_its_own(path: str) -> None:
+    """Its own variables win over the fixed ones; the child sees exactly the merged mapping."""
+    fixed = spawn.FixedEnv({"PATH": os.environ["PATH"], "SHARED": "fixed", "KEPT": "ünï = code"})
+    env = spawn.TaskEnv(fixed, {"SHARED": "own", "OWN": ""})
+    assert env == {"PATH": os.environ["PATH"], "SHARED": "own", "KEPT": "ünï = code", "OWN": ""}
+    out, err, code = finish(spawn.spawn([sys.executable, "-c", PROBE], sys.executable, env, None))
+    assert code == 0, err
+    assert {k: v for k, v in json.loads(out)["env"].items() if k != "LC_CTYPE"} == env
+
+
+def test_only_the_fixed_part_is_kept_encoded(path: str) -> None:
+    """A start's own variables may be secrets: their encoded form must not outlive the start,
+    while the fixed part is encoded once for every start that shares it."""
+    fixed = spawn.FixedEnv({"PATH": os.environ["PATH"]})
     secret = "s3cret-value-that-must-not-stay"
-    env = {"PATH": os.environ["PATH"], "RUNNER_SECRET": secret}
-    finish(spawn.spawn(["/bin/true"], "/bin/true", env, None))
-    kept = b"".join(spawn._env_entries.values())
-    assert secret.encode() not in kept
+    for _ in range(2):
+        finish(spawn.spawn(["/bin/true"], "/bin/true", spawn.TaskEnv(fixed, {"RUNNER_SECRET": secret}), None))
+        if path == "fork_exec":
+            first = fixed._entries if _ == 0 else first
+            assert fixed._entries is first  # not encoded again
     if path == "fork_exec":
-        assert f"PATH={os.environ['PATH']}".encode() in kept
+        assert fixed._entries == {"PATH": f"PATH={os.environ['PATH']}".encode()}
+    assert secret.encode() not in b"".join((fixed._entries or {}).values())
+
+
+@pytest.mark.parametrize("where", ["fixed", "own"])
+def test_a_bad_variable_name_is_refused_as_popen_refuses_it(path: str, where: str) -> None:
+    bad = {"A=B": "x"}
+    fixed = spawn.FixedEnv(bad if where == "fixed" else {})
+    with pytest.raises(ValueError, match="illegal environment variable name"):
+        spawn.spawn(["/bin/true"], "/bin/true", spawn.TaskEnv(fixed, bad if where == "own" else {}), None)

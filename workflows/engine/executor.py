@@ -6,6 +6,7 @@ timeout. Everything that happens is reported through `Hooks`; the executor store
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import os
@@ -24,6 +25,7 @@ from .dag import Node, Plan
 from .outputs import parse_outputs
 from .process import ProcessHandle, ProcessResult, run_process
 from .shell import render_shell
+from .spawn import FixedEnv, TaskEnv
 
 PENDING = "pending"
 RUNNING = "running"
@@ -112,15 +114,28 @@ def command_argv(command: str | list[str], ctx: Mapping[str, Any] | None) -> lis
     """
     if isinstance(command, list):
         return [templates.render(arg, ctx or {}) for arg in command]
-    text = render_shell(command, ctx or {}) if "${{" in command else command
-    if SHELL_CHARS.isdisjoint(text):
-        try:
-            argv = shlex.split(text)
-        except ValueError:
-            argv = []
-        if argv and argv[0] not in SHELL_WORDS and "=" not in argv[0]:
-            return argv
-    return ["/bin/sh", "-c", text]
+    if "${{" in command:  # rendered values are not kept
+        text = render_shell(command, ctx or {})
+        argv = _direct_argv.__wrapped__(text)
+    else:
+        text = command
+        argv = _direct_argv(text)
+    return list(argv) if argv is not None else ["/bin/sh", "-c", text]
+
+
+@functools.lru_cache(maxsize=1024)
+def _direct_argv(text: str) -> tuple[str, ...] | None:
+    """The words of a command a plain exec can run; None if it needs a shell. Kept for texts
+    written in the workflow: many of its tasks (every leg of a matrix) often run the same one."""
+    if not SHELL_CHARS.isdisjoint(text):
+        return None
+    try:
+        argv = shlex.split(text)
+    except ValueError:
+        return None
+    if argv and argv[0] not in SHELL_WORDS and "=" not in argv[0]:
+        return tuple(argv)
+    return None
 
 
 class Executor:
@@ -161,6 +176,7 @@ class Executor:
         self._counter = itertools.count()
         self._refs = {task_id: self._referenced(task) for task_id, task in self.spec.tasks.items()}
         self._static_commands: dict[str, tuple[list[str], str]] = {}
+        self._fixed_env: FixedEnv | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -461,30 +477,39 @@ class Executor:
         self.hooks.attempt_finished(info)
         return info
 
-    def _env(self, node: Node, attempt: int, ctx: Mapping[str, Any] | None, out_path: str) -> dict[str, str]:
-        env = dict(self.base_env)
-        for source in (self.spec.env, node.task.env):
-            for key, value in source.items():
-                env[key] = templates.render(value, ctx or {}) if "${{" in value else value
-        env.update(
+    def _env(self, node: Node, attempt: int, ctx: Mapping[str, Any] | None, out_path: str) -> TaskEnv:
+        """The server's allowed variables, the workflow's `env:`, the task's, RUNNER_*, the
+        matrix leg's, then the hooks' (secrets, trace context): later ones win."""
+        fixed = self._fixed_env
+        if fixed is None:  # what every task of this run shares, encoded once for all its starts
+            values = dict(self.base_env)
+            values.update((k, v) for k, v in self.spec.env.items() if "${{" not in v)
+            values.update(RUNNER_RUN_ID=str(self.run_id), RUNNER_WORKFLOW=self.spec.name)
+            fixed = self._fixed_env = FixedEnv(values)
+        own = {k: templates.render(v, ctx or {}) for k, v in self.spec.env.items() if "${{" in v}
+        for key, value in node.task.env.items():
+            own[key] = templates.render(value, ctx or {}) if "${{" in value else value
+        for key in ("RUNNER_RUN_ID", "RUNNER_WORKFLOW"):
+            if key in own:  # a workflow's own variable of that name loses, as everywhere
+                own[key] = fixed.values[key]
+        own.update(
             RUNNER_OUTPUT=out_path,
-            RUNNER_RUN_ID=str(self.run_id),
-            RUNNER_WORKFLOW=self.spec.name,
             RUNNER_TASK=node.task.id,
             RUNNER_NODE=node.id,
             RUNNER_ATTEMPT=str(attempt),
         )
         if node.leg is not None:
             for key, value in node.leg.items():
-                env[f"RUNNER_MATRIX_{key.upper().replace('-', '_')}"] = conditions.to_text(value)
-        env.update(self.hooks.attempt_env(node.id, attempt))
-        return env
+                own[f"RUNNER_MATRIX_{key.upper().replace('-', '_')}"] = conditions.to_text(value)
+        own.update(self.hooks.attempt_env(node.id, attempt))
+        return TaskEnv(fixed, own)
 
     # ------------------------------------------------------------------ context for conditions
 
     def _referenced(self, task: Any) -> bool:
-        texts = [task.skip_if or ""] + ([task.run] if isinstance(task.run, str) else list(task.run))
-        return any("${{" in t for t in texts[1:]) or bool(task.skip_if) or any("${{" in v for v in task.env.values())
+        texts = [task.run] if isinstance(task.run, str) else list(task.run)
+        texts += [*task.env.values(), *self.spec.env.values()]  # the workflow's `env:` too
+        return bool(task.skip_if) or any("${{" in t for t in texts)
 
     def _context(self, node: Node) -> dict[str, Any]:
         tasks: dict[str, Any] = {}

@@ -38,10 +38,52 @@ _direct = (
 )
 _devnull: int | None = None
 _devnull_lock = threading.Lock()
-# Encoded `KEY=value` entries of the server's own environment, which every task inherits. Nothing
-# else is kept: a task's other variables may hold secret values, which must not outlive the run.
-_env_entries: dict[tuple[str, str], bytes] = {}
-_ENV_CACHE_MAX = 8192
+
+
+class FixedEnv:
+    """Variables that many starts share (what a run's tasks inherit, a task's own constant
+    `env:`), encoded as `KEY=value` once, at the first start that uses them, not at each."""
+
+    __slots__ = ("_entries", "_lock", "values")
+
+    def __init__(self, values: Mapping[str, str]):
+        self.values = dict(values)
+        self._entries: dict[str, bytes] | None = None
+        self._lock = threading.Lock()
+
+    def entries(self) -> dict[str, bytes]:
+        entries = self._entries
+        if entries is None:
+            with self._lock:  # a matrix's legs may start at once: encode once
+                if self._entries is None:
+                    # Raises ValueError for a bad name at that start, as Popen would.
+                    self._entries = {key: _encode_entry(key, value) for key, value in self.values.items()}
+                entries = self._entries
+        return entries
+
+
+class TaskEnv(dict):
+    """One start's environment: a FixedEnv's variables, then this start's own (which win).
+
+    A plain dict to everyone else (Popen takes it as it is); a direct start reuses the fixed
+    part's encoded entries and encodes only this start's own variables, which may hold secrets
+    and are not kept anywhere. Not to be changed after it is made."""
+
+    __slots__ = ("_fixed", "_own")
+
+    def __init__(self, fixed: FixedEnv, own: Mapping[str, str]):
+        super().__init__(fixed.values)
+        self.update(own)
+        self._fixed, self._own = fixed, dict(own)
+
+    def encoded(self) -> list[bytes]:
+        own = self._own
+        entries = self._fixed.entries()
+        if not own:
+            return list(entries.values())
+        block = [entry for key, entry in entries.items() if key not in own]
+        block += [_encode_entry(key, value) for key, value in own.items()]
+        return block
 
 
 class Child:
@@ -101,18 +143,17 @@ def _popen(argv: Sequence[str], executable: str | None, env: Mapping[str, str] |
     return Child(proc.pid, proc.stdout.fileno(), proc.stderr.fileno(), proc)
 
 
-def _env_entry(key: str, value: str) -> bytes:
-    entry = _env_entries.get((key, value))
-    if entry is None:
-        name = os.fsencode(key)
-        if b"=" in name:
-            raise ValueError("illegal environment variable name")
-        entry = name + b"=" + os.fsencode(value)
-        if os.environ.get(key) == value:
-            if len(_env_entries) >= _ENV_CACHE_MAX:
-                _env_entries.clear()
-            _env_entries[(key, value)] = entry
-    return entry
+def _encode_entry(key: str, value: str) -> bytes:
+    name = os.fsencode(key)
+    if b"=" in name:
+        raise ValueError("illegal environment variable name")
+    return name + b"=" + os.fsencode(value)
+
+
+def _encoded(env: Mapping[str, str]) -> list[bytes]:
+    if type(env) is TaskEnv:
+        return env.encoded()
+    return [_encode_entry(key, value) for key, value in env.items()]
 
 
 def _stdin() -> int:
@@ -126,7 +167,7 @@ def _stdin() -> int:
 
 
 def _fork_exec(argv: Sequence[str], executable: str, env: Mapping[str, str] | None, cwd: str | None) -> Child:
-    env_list = None if env is None else [_env_entry(k, v) for k, v in env.items()]
+    env_list = None if env is None else _encoded(env)
     program = (os.fsencode(executable),)
     stdin = _stdin()
     fds: list[int] = []
