@@ -224,14 +224,17 @@ class TracingExtension(RunExtension):
             log.exception("tracing could not prepare the environment of %s", node_id)
             return {}
 
+    def run_env(self) -> Mapping[str, str]:
+        """Where a task's own spans go (our Zipkin endpoint, with the run's token) and the trace
+        id; the workflow's `env:` may set these itself, and then wins."""
+        return self.static_env if self.active else {}
+
     def _task_env(self, task: Any) -> dict[str, str]:
-        """What every attempt of a task gets, less what the workflow file sets itself."""
+        """The task's service name, unless the workflow file sets one itself."""
         cached = self.task_envs.get(task.id)
         if cached is None:
             own = {**self.plan.spec.env, **task.env}
-            cached = {k: v for k, v in self.static_env.items() if k not in own}
-            if "OTEL_SERVICE_NAME" not in own:
-                cached["OTEL_SERVICE_NAME"] = f"{self.plan.spec.name}.{task.id}"
+            cached = {} if "OTEL_SERVICE_NAME" in own else {"OTEL_SERVICE_NAME": f"{self.plan.spec.name}.{task.id}"}
             self.task_envs[task.id] = cached
         return cached
 

@@ -59,6 +59,10 @@ class RunExtension:
     def attempt_env(self, node_id: str, attempt: int) -> Mapping[str, str]:
         return {}
 
+    def run_env(self) -> Mapping[str, str]:
+        """Variables every task of the run gets, under the workflow's own `env:`."""
+        return {}
+
     def attempt_started(self, node_id: str, attempt: int, **info: Any) -> None: ...
 
     def attempt_finished(self, info: ex.AttemptInfo) -> None: ...
@@ -98,7 +102,7 @@ def extension_classes() -> tuple[type[RunExtension], ...]:
 class RunHooks(ex.Hooks):
     """The executor's hooks: the recorder first (it stores), then every extension."""
 
-    HOOKS = ("node_state", "attempt_started", "attempt_finished", "progress", "attempt_env")
+    HOOKS = ("node_state", "attempt_started", "attempt_finished", "progress", "attempt_env", "run_env")
 
     def __init__(self, recorder: RunRecorder, extensions: list[RunExtension]):
         self.recorder = recorder
@@ -137,6 +141,12 @@ class RunHooks(ex.Hooks):
         env: dict[str, str] = {}
         for _name, hook in self.hooks["attempt_env"]:
             env.update(hook(node_id, attempt))  # a failure here fails the attempt
+        return env
+
+    def run_env(self):
+        env: dict[str, str] = {}
+        for _name, hook in self.hooks["run_env"]:
+            env.update(hook())  # a failure here fails the attempt that asked
         return env
 
     def filter_outputs(self, node_id, outputs):

@@ -8,6 +8,7 @@ import random
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,29 @@ def test_it_never_runs_more_than_max_parallel_tasks_at_once(tmp_path: Path) -> N
     assert outcome.status == "success"
     spans = [(int((tmp_path / f"t{i}.t0").read_text()), int((tmp_path / f"t{i}.t1").read_text())) for i in range(6)]
     assert max_overlap(spans) == 2
+
+
+def test_parallel_tasks_run_from_the_thread_that_called_run(tmp_path: Path) -> None:
+    """No thread per task: one loop starts, watches and records every process (their GIL
+    hand-offs cost more than a short task). Hooks other than progress() come from that thread."""
+    threads: set[int] = set()
+
+    class Where(Recorder):
+        def _add(self, *event: Any) -> None:
+            if event[0] != "progress":
+                threads.add(threading.get_ident())
+            super()._add(*event)
+
+    tasks = "\n".join(f"  t{i}: {{run: 'echo {i}; sleep 1'}}" for i in range(4))
+    before = threading.active_count()
+    running, recorder = start(f"name: w\nmax_parallel: 4\ntasks:\n{tasks}\n", tmp_path, hooks=Where())
+    wait_until(lambda: len(recorder.of("log")) == 4)
+    during = threading.active_count()  # all four are running: each has printed and sleeps
+    outcome = running.outcome()
+
+    assert outcome.status == "success"
+    assert len(threads) == 1  # the run's own thread
+    assert during <= before + 2  # that thread (and a usage sampler): none per running task
 
 
 def max_overlap(spans: list[tuple[int, int]]) -> int:
@@ -729,6 +753,32 @@ def test_it_layers_the_environment_workflow_then_task_then_hooks(tmp_path: Path)
 
     assert outcome.status == "success"
     assert (tmp_path / "env.txt").read_text() == "base workflow task hooks\n"
+
+
+def test_the_hooks_run_wide_variables_sit_under_the_workflows_and_are_asked_once(tmp_path: Path) -> None:
+    asked = []
+
+    class RunWide(Recorder):
+        def run_env(self) -> dict[str, str]:
+            asked.append(1)
+            return {"A": "run", "B": "run", "C": "run", "PATH": "/nowhere"}
+
+    outcome, _ = execute(
+        """
+        name: w
+        env: {B: workflow, PATH: /usr/bin:/bin}
+        tasks:
+          a: {run: 'echo "$A $B $C" > a.txt', env: {C: task}}
+          b: {run: 'echo "$A $B $C" > b.txt', needs: [a]}
+        """,
+        tmp_path,
+        hooks=RunWide(),
+    )
+
+    assert outcome.status == "success"
+    assert (tmp_path / "a.txt").read_text() == "run workflow task\n"
+    assert (tmp_path / "b.txt").read_text() == "run workflow run\n"
+    assert asked == [1]
 
 
 def test_templated_values_keep_their_place_in_the_layers(tmp_path: Path) -> None:

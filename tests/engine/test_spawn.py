@@ -170,14 +170,20 @@ def test_only_the_fixed_part_is_kept_encoded(path: str) -> None:
     while the fixed part is encoded once for every start that shares it."""
     fixed = spawn.FixedEnv({"PATH": os.environ["PATH"]})
     secret = "s3cret-value-that-must-not-stay"
+    encoded = []
     for _ in range(2):
         finish(spawn.spawn(["/bin/true"], "/bin/true", spawn.TaskEnv(fixed, {"RUNNER_SECRET": secret}), None))
-        if path == "fork_exec":
-            first = fixed._entries if _ == 0 else first
-            assert fixed._entries is first  # not encoded again
+        encoded.append(fixed._entries)
     if path == "fork_exec":
+        assert encoded[0] is encoded[1]  # not encoded again
         assert fixed._entries == {"PATH": f"PATH={os.environ['PATH']}".encode()}
     assert secret.encode() not in b"".join((fixed._entries or {}).values())
+
+
+def test_an_entry_is_encoded_as_popen_encodes_it() -> None:
+    """Undecodable bytes (surrogate escapes) and non-ASCII text come out as os.fsencode makes them."""
+    for key, value in (("K", "a\udcffb"), ("ÜBER", "ünï = code"), ("E", ""), (b"RAW", b"\xff")):
+        assert spawn._encode_entry(key, value) == os.fsencode(key) + b"=" + os.fsencode(value)
 
 
 @pytest.mark.parametrize("where", ["fixed", "own"])

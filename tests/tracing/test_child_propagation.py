@@ -41,6 +41,15 @@ def test_the_workflow_file_keeps_its_own_otel_settings():
     assert list(run.log_lines.values_list("text", flat=True)) == ["mine"]
 
 
+def test_the_workflow_file_keeps_its_own_span_endpoint():
+    """The run-wide variables sit under the workflow's `env:` and the task's: theirs win."""
+    run = run_now(
+        "name: elsewhere\nenv: {OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://collector:9411/api/v2/spans'}\n"
+        "tasks:\n  a: {run: 'printenv OTEL_EXPORTER_ZIPKIN_ENDPOINT RUNNER_TRACE_ID', env: {RUNNER_TRACE_ID: mine}}\n"
+    )
+    assert list(run.log_lines.values_list("text", flat=True)) == ["http://collector:9411/api/v2/spans", "mine"]
+
+
 def test_an_instrumented_child_scripts_spans_nest_under_its_task_span(live_server, settings, tmp_path):
     settings.SITE_URL = live_server.url
     shutil.copy(CHILD, tmp_path / "child.py")

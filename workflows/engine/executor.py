@@ -6,6 +6,7 @@ timeout. Everything that happens is reported through `Hooks`; the executor store
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import itertools
@@ -23,7 +24,7 @@ from typing import Any
 from . import conditions, templates
 from .dag import Node, Plan
 from .outputs import parse_outputs
-from .process import ProcessHandle, ProcessResult, run_process
+from .process import ProcessHandle, ProcessLoop, ProcessResult, _Proc
 from .shell import render_shell
 from .spawn import FixedEnv, TaskEnv
 
@@ -78,7 +79,10 @@ class RunOutcome:
 
 
 class Hooks:
-    """What the executor reports; called from several threads, so implementations must be thread-safe."""
+    """What the executor reports. Called from the thread running the run, except progress()
+    (the usage sampler's thread), so implementations must be thread-safe. That one thread also
+    watches every running process: a hook that blocks (attempt_env reading a secret store)
+    holds up the others' live lines and timeouts for as long, never their results."""
 
     progress_interval: float | None = None  # seconds between progress() samples; None disables
 
@@ -93,6 +97,12 @@ class Hooks:
     def log(self, node_id: str, attempt: int, stream: str, line: str) -> None: ...
 
     def attempt_env(self, node_id: str, attempt: int) -> Mapping[str, str]:
+        """Variables for this attempt, over everything else (a secret, its trace context)."""
+        return {}
+
+    def run_env(self) -> Mapping[str, str]:
+        """Variables every task of the run gets, under the workflow's own `env:` (which wins).
+        Asked once, before the first attempt; encoded once for all of them."""
         return {}
 
     def filter_outputs(self, node_id: str, outputs: dict[str, str]) -> dict[str, str]:
@@ -165,8 +175,8 @@ class Executor:
         self.rng = rng or random.Random()
         self._handles: dict[str, ProcessHandle] = {}
         self._started: dict[str, float] = {}
-        self._lock = threading.RLock()
-        self._wake = threading.Condition(self._lock)  # one lock guards all scheduling state
+        self._lock = threading.RLock()  # guards the scheduling state against cancel() and the sampler
+        self._loop: ProcessLoop | None = None
         self._ready: list[tuple[int, int, str]] = []
         self._delayed: list[tuple[float, int, str]] = []
         self._cancel_reason: str | None = None
@@ -181,13 +191,15 @@ class Executor:
     # ------------------------------------------------------------------ public
 
     def cancel(self, reason: str = "cancelled") -> None:
-        with self._wake:
+        with self._lock:
             if self._cancel_reason is None:
                 self._cancel_reason = reason
             handles = list(self._handles.values())
-            self._wake.notify_all()
+            loop = self._loop
         for handle in handles:
             handle.cancel()
+        if loop is not None:
+            loop.wake()  # also when nothing runs: waiting retries end now
 
     @property
     def cancelled(self) -> bool:
@@ -196,13 +208,16 @@ class Executor:
     def run(self) -> RunOutcome:
         """Run every node to a final state and return the run's outcome.
 
-        There is no scheduler thread: each of `max_parallel` workers finishes its attempt,
-        decides what became ready (under one lock) and goes on with the next ready node itself.
-        A chain of short tasks thus runs on one thread with no hand-offs between tasks.
+        One thread (this one) does it all: it starts each node as soon as its needs are done and
+        fewer than `max_parallel` run, and a ProcessLoop waits on all the running processes at
+        once. No thread per task: their hand-offs of the GIL cost more than a short task itself.
         """
         # Outputs files live in RAM where there is a tmpfs.
         tmp = tempfile.mkdtemp(prefix="runner-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
         self._tmp = tmp
+        loop = ProcessLoop()
+        with self._lock:
+            self._loop = loop
         sampler = self._start_sampler()
         timer = None
         if self.spec.timeout:
@@ -210,22 +225,19 @@ class Executor:
             timer.daemon = True
             timer.start()
         try:
-            with self._wake:
+            with self._lock:
                 for node_id in self.plan.nodes:
                     if node_id not in self.outcomes and node_id not in self._scheduled and self._upstream_done(node_id):
                         self._consider(node_id, self._ready)
-            width = max(1, min(self.spec.max_parallel, len(self.plan.nodes) - len(self.outcomes)))
-            workers = [threading.Thread(target=self._work, name=f"task-{i}", daemon=True) for i in range(width - 1)]
-            for worker in workers:
-                worker.start()
-            self._work()  # this thread is a worker too
-            for worker in workers:
-                worker.join()
+            self._drive(loop)
         finally:
             if timer is not None:
                 timer.cancel()
             if sampler is not None:
                 sampler.set()
+            with self._lock:
+                self._loop = None
+            loop.close()
             shutil.rmtree(tmp, ignore_errors=True)
         return self._outcome()
 
@@ -233,44 +245,48 @@ class Executor:
         self._timed_out = True
         self.cancel(f"the run timed out after {self.spec.timeout:g}s")
 
-    def _work(self) -> None:
-        """One worker: take the next ready node, run one attempt, record what follows; repeat."""
+    def _drive(self, loop: ProcessLoop) -> None:
+        """Start what is ready (up to the width), wait for processes to end, record; repeat."""
         ready, delayed = self._ready, self._delayed
+        width = max(1, self.spec.max_parallel)
+        running: dict[_Proc, tuple[str, int, Any]] = {}
         while True:
-            with self._wake:
-                while True:
-                    if self.cancelled:
-                        self._cancel_waiting(ready, delayed)
-                    now = time.monotonic()
-                    while delayed and delayed[0][0] <= now and not self.cancelled:
-                        _due, _seq, node_id = heapq.heappop(delayed)
-                        self._ready_at[node_id] = time.time()
-                        heapq.heappush(ready, (-self.plan.nodes[node_id].task.priority, next(self._counter), node_id))
-                    if ready and not self.cancelled:
-                        _prio, _seq, node_id = heapq.heappop(ready)
-                        break
-                    if not ready and not delayed and not self._running:
-                        self._wake.notify_all()  # the run is over: let the others leave too
+            starts = []
+            with self._lock:
+                if self.cancelled:
+                    self._cancel_waiting(ready, delayed)
+                now = time.monotonic()
+                while delayed and delayed[0][0] <= now and not self.cancelled:
+                    _due, _seq, node_id = heapq.heappop(delayed)
+                    self._ready_at[node_id] = time.time()
+                    heapq.heappush(ready, (-self.plan.nodes[node_id].task.priority, next(self._counter), node_id))
+                while ready and not self.cancelled and len(self._running) < width:
+                    _prio, _seq, node_id = heapq.heappop(ready)
+                    self.attempts[node_id] += 1
+                    self._running.add(node_id)
+                    node = self.plan.nodes[node_id]
+                    starts.append(
+                        (node_id, self.attempts[node_id], self._context(node) if self._refs[node.task.id] else None)
+                    )
+                if not starts and not self._running:
+                    if not ready and not delayed:
                         return
-                    self._wake.wait(delayed[0][0] - now if delayed else None)
-                self.attempts[node_id] += 1
-                attempt = self.attempts[node_id]
-                self._running.add(node_id)
-                node = self.plan.nodes[node_id]
-                # Read under the lock: other workers add outcomes while this attempt runs.
-                ctx = self._context(node) if self._refs[node.task.id] else None
-            info = self._attempt(node_id, attempt, ctx)
-            with self._wake:
-                self._running.discard(node_id)
-                ready_before, delayed_before = len(ready), len(delayed)
-                self._finish_attempt(node_id, info, ready, delayed)
-                # Wake idle workers only for work this made ready, less the one we take next.
-                if len(ready) - ready_before > 1:
-                    self._wake.notify(len(ready) - ready_before - 1)
-                if len(delayed) != delayed_before:
-                    self._wake.notify()  # a waiting worker must time the retry
-                if not ready and not delayed and not self._running:
-                    self._wake.notify_all()
+                timeout = max(0.0, delayed[0][0] - now) if delayed else None
+            ended: list[tuple[str, AttemptInfo]] = []
+            for node_id, attempt, ctx in starts:
+                proc, info = self._start_attempt(node_id, attempt, ctx)
+                if proc is not None:
+                    running[proc] = (node_id, attempt, info)
+                else:
+                    ended.append((node_id, info))
+            if not ended:
+                for proc in loop.wait(timeout):
+                    node_id, attempt, started = running.pop(proc)
+                    ended.append((node_id, self._end_attempt(node_id, attempt, proc, started)))
+            for node_id, info in ended:
+                with self._lock:
+                    self._running.discard(node_id)
+                    self._finish_attempt(node_id, info, ready, delayed)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -380,23 +396,31 @@ class Executor:
             return RunOutcome(FAILED, f"{len(failed)} task(s) failed: {', '.join(failed[:5])}", self.outcomes)
         return RunOutcome(SUCCESS, "", self.outcomes)
 
-    # ------------------------------------------------------------------ one attempt (pool thread)
+    # ------------------------------------------------------------------ one attempt
 
-    def _attempt(self, node_id: str, attempt: int, ctx: Mapping[str, Any] | None) -> AttemptInfo:
+    def _failed_attempt(self, node_id: str, attempt: int, exc: BaseException) -> AttemptInfo:
+        """A hook failed: report it as the attempt's failure, never hang."""
+        now = time.time()
+        # A ${{ }} that cannot be rendered is the workflow's mistake, not ours: say so plainly.
+        error = f"cannot render ${{{{ }}}}: {exc}" if isinstance(exc, conditions.ConditionError) else None
+        if isinstance(exc, AttemptRefused):
+            error = str(exc)
+        result = ProcessResult(
+            None, None, False, False, now, now, 0.0, 0.0, 0.0, 0, error or f"internal error: {exc!r}", None
+        )
+        return AttemptInfo(node_id, attempt, result, "failed", {}, [], None)
+
+    def _start_attempt(self, node_id: str, attempt: int, ctx: Mapping[str, Any] | None) -> tuple[_Proc | None, Any]:
+        """(the running process, what its end needs) or (None, the attempt's info: it never ran)."""
         try:
-            return self._run_attempt(node_id, attempt, ctx)
-        except BaseException as exc:  # a hook failed: report it as the attempt's failure, never hang
-            now = time.time()
-            # A ${{ }} that cannot be rendered is the workflow's mistake, not ours: say so plainly.
-            error = f"cannot render ${{{{ }}}}: {exc}" if isinstance(exc, conditions.ConditionError) else None
-            if isinstance(exc, AttemptRefused):
-                error = str(exc)
-            result = ProcessResult(
-                None, None, False, False, now, now, 0.0, 0.0, 0.0, 0, error or f"internal error: {exc!r}", None
-            )
-            return AttemptInfo(node_id, attempt, result, "failed", {}, [], None)
+            return self._launch(node_id, attempt, ctx)
+        except BaseException as exc:
+            with self._lock:
+                self._handles.pop(node_id, None)
+                self._started.pop(node_id, None)
+            return None, self._failed_attempt(node_id, attempt, exc)
 
-    def _run_attempt(self, node_id: str, attempt: int, ctx: Mapping[str, Any] | None) -> AttemptInfo:
+    def _launch(self, node_id: str, attempt: int, ctx: Mapping[str, Any] | None) -> tuple[_Proc | None, Any]:
         node = self.plan.nodes[node_id]
         task = node.task
         static = self._static_commands.get(task.id)
@@ -419,33 +443,49 @@ class Executor:
         if cancelled:
             handle.cancel()  # the process will not start; the result says cancelled
         ready_at = self._ready_at.get(node_id, time.time())
-        started = {"flag": False}
+        hooks = self.hooks
 
         def on_start(pid: int) -> None:
-            started["flag"] = True
             with self._lock:
                 self._started[node_id] = time.monotonic()
-            self.hooks.attempt_started(
-                node_id, attempt, command=command, ready_at=ready_at, started_at=time.time(), pid=pid
-            )
+            hooks.attempt_started(node_id, attempt, command=command, ready_at=ready_at, started_at=time.time(), pid=pid)
 
         def on_line(stream: str, line: str) -> None:
-            self.hooks.log(node_id, attempt, stream, line)
+            hooks.log(node_id, attempt, stream, line)
 
         cwd = self.base_dir
         workdir = task.working_directory or self.spec.working_directory
         if workdir:
             cwd = os.path.join(self.base_dir, workdir)
+        assert self._loop is not None
+        proc = self._loop.start(
+            argv, env=env, cwd=cwd, timeout=task.timeout, on_line=on_line, handle=handle, on_start=on_start,
+            line_cut=hooks.line_cut,
+        )  # fmt: skip
+        started = (command, ready_at, out_path)
+        if proc.result is not None:  # it never ran (cannot start, cancelled, or on_start raised)
+            return None, self._end_attempt(node_id, attempt, proc, started)
+        return proc, started
+
+    def _end_attempt(self, node_id: str, attempt: int, proc: _Proc, started: Any) -> AttemptInfo:
         try:
-            result = run_process(
-                argv, env=env, cwd=cwd, timeout=task.timeout, on_line=on_line, handle=handle, on_start=on_start,
-                line_cut=self.hooks.line_cut,
-            )  # fmt: skip
-        finally:
-            with self._lock:
-                self._handles.pop(node_id, None)
-                self._started.pop(node_id, None)
-        if not started["flag"]:
+            return self._record_end(node_id, attempt, proc, started)
+        except BaseException as exc:
+            return self._failed_attempt(node_id, attempt, exc)
+
+    def _record_end(self, node_id: str, attempt: int, proc: _Proc, started: Any) -> AttemptInfo:
+        command, ready_at, out_path = started
+        with self._lock:
+            self._handles.pop(node_id, None)
+            was_started = self._started.pop(node_id, None) is not None
+        if proc.failure is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(out_path)
+            raise proc.failure
+        result = proc.result
+        assert result is not None
+        task = self.plan.nodes[node_id].task
+        if not was_started:
             self.hooks.attempt_started(
                 node_id, attempt, command=command, ready_at=ready_at, started_at=result.started_at, pid=None
             )
@@ -478,11 +518,13 @@ class Executor:
         return info
 
     def _env(self, node: Node, attempt: int, ctx: Mapping[str, Any] | None, out_path: str) -> TaskEnv:
-        """The server's allowed variables, the workflow's `env:`, the task's, RUNNER_*, the
-        matrix leg's, then the hooks' (secrets, trace context): later ones win."""
+        """The server's allowed variables, the hooks' for the whole run, the workflow's `env:`,
+        the task's, RUNNER_*, the matrix leg's, then the hooks' for this attempt (secrets, trace
+        context): later ones win."""
         fixed = self._fixed_env
         if fixed is None:  # what every task of this run shares, encoded once for all its starts
             values = dict(self.base_env)
+            values.update(self.hooks.run_env())
             values.update((k, v) for k, v in self.spec.env.items() if "${{" not in v)
             values.update(RUNNER_RUN_ID=str(self.run_id), RUNNER_WORKFLOW=self.spec.name)
             fixed = self._fixed_env = FixedEnv(values)

@@ -1,5 +1,7 @@
-"""Run one task attempt as a subprocess in its own session: live line streaming, timeout and
-cancellation that kill the whole process group, and CPU/peak-memory accounting via wait4."""
+"""Run task attempts as subprocesses, each in its own session: live line streaming, timeout and
+cancellation that kill the whole process group, and CPU/peak-memory accounting via wait4.
+
+ProcessLoop runs many at once from one thread (the executor's); run_process runs one."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any
 
 from .spawn import spawn
 
-__all__ = ["ProcessHandle", "ProcessResult", "run_process"]
+__all__ = ["ProcessHandle", "ProcessLoop", "ProcessResult", "run_process"]
 
 # Background children may still hold the pipes after the main process exits; their output is
 # read for this long, then the group is killed so the run cannot hang on them.
@@ -30,8 +32,6 @@ _FALLBACK_POLL_MAX_S = 0.05
 _SAMPLE_FIRST_S = 0.05
 _SAMPLE_MAX_S = 1.0
 _GROUP_POLL_S = 0.02
-_PIDFD = "pidfd"
-_WAKE = "wake"
 
 
 @dataclass
@@ -97,6 +97,7 @@ class ProcessHandle:
         self._used = False
         self._cancelled = False
         self._cancel_grace = 5.0
+        self._cancels = 0  # how many times cancel() was called: the loop acts on each
         self._term_sent = False
         self._reaped = False
         self._wake_fd: int | None = None
@@ -107,6 +108,7 @@ class ProcessHandle:
         with self._lock:
             self._cancel_grace = min(grace, self._cancel_grace) if self._cancelled else grace
             self._cancelled = True
+            self._cancels += 1
             # Signal from here rather than waiting for the run loop, which may be busy in on_line.
             self._send_term_locked()
             if self._wake_fd is not None:
@@ -229,6 +231,380 @@ def _executable(name: str, path: str) -> str | None:
     return shutil.which(name, path=path)
 
 
+class _Proc:
+    """One process of a ProcessLoop, from its start to its result: its pipes, its exit, and its
+    timers (timeout, SIGKILL after the grace period, memory samples, draining after exit)."""
+
+    def __init__(
+        self,
+        loop: ProcessLoop,
+        handle: ProcessHandle,
+        on_line: Callable[[str, str], None] | None,
+        timeout: float | None,
+        kill_grace: float,
+        max_line_bytes: int,
+        line_cut: Callable[[bytes, int], int] | None,
+    ) -> None:
+        self.loop, self.handle, self.on_line, self.timeout, self.kill_grace = loop, handle, on_line, timeout, kill_grace
+        self.max_line_bytes, self.line_cut = max_line_bytes, line_cut
+        self.result: ProcessResult | None = None
+        self.failure: BaseException | None = None  # on_line or on_start raised it
+        self.child: Any = None
+        self.pid = 0
+        self.pidfd: int | None = None
+        self.pipes: dict[int, _LineSplitter | None] = {}
+        self.exited = False
+        self.status: int | None = None
+        self.rusage: Any = None
+        self.error: str | None = None
+        self.timed_out = self.cancelled = self.killed = self.stop_draining = False
+        self.kill_at: float | None = None  # set once the group got SIGTERM: SIGKILL is due then
+        self.exit_at = 0.0
+        self.cancels_seen = 0
+        self.wake_at: float | None = None
+        self.started_at = self.t0 = 0.0
+        self.deadline: float | None = None
+        self.sample_every = _SAMPLE_FIRST_S
+        self.sample_at = 0.0
+        self.fallback_poll = 0.001
+
+    # ------------------------------------------------------------------ start
+
+    def start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        on_start: Callable[[int], None] | None,
+    ) -> bool:
+        """True if it runs; False if it never started (self.result says why)."""
+        handle = self.handle
+        with handle._lock:
+            if handle._used:
+                raise RuntimeError("a ProcessHandle can run only one process")
+            handle._used = True
+            cancelled_early = handle._cancelled
+        self.started_at, self.t0 = time.time(), time.monotonic()
+        if cancelled_early:
+            self.result = ProcessResult(cancelled=True, started_at=self.started_at, ended_at=time.time())
+            return False
+        path = (env if env is not None else os.environ).get("PATH", os.defpath)
+        executable = _executable(argv[0], path) if argv else None
+        try:
+            try:
+                child = spawn(argv, executable, env, cwd)
+            except FileNotFoundError:
+                if executable is None:
+                    raise
+                _executable.cache_clear()  # the program moved since it was looked up: search again
+                child = spawn(argv, None, env, cwd)
+        except (OSError, ValueError) as exc:
+            self.result = ProcessResult(started_at=self.started_at, ended_at=time.time(), error=f"cannot start: {exc}")
+            return False
+        self.child, self.pid = child, child.pid  # pid == pgid: a new session
+        loop = self.loop
+        try:
+            for name, fd in (("stdout", child.stdout), ("stderr", child.stderr)):
+                on_line = self.on_line
+                self.pipes[fd] = _LineSplitter(name, on_line, self.max_line_bytes, self.line_cut) if on_line else None
+                loop._watch(fd, self)
+            try:
+                self.pidfd = os.pidfd_open(child.pid)
+            except (AttributeError, OSError):
+                self.pidfd = None
+            else:
+                loop._watch(self.pidfd, self)
+            with handle._lock:
+                handle.pid = handle.pgid = child.pid
+                handle._wake_fd = loop._wake_fd
+                if handle._cancelled:  # cancel() ran between the pre-start check and the spawn
+                    handle._send_term_locked()
+                    loop.wake()
+            if on_start is not None:
+                on_start(child.pid)
+        except BaseException as exc:
+            self.abort(exc)
+            return False
+        if self.timeout is not None:
+            self.deadline = self.t0 + self.timeout
+        self.sample_at = self.t0 + self.sample_every
+        self.wake_at = self.sample_at if self.deadline is None else min(self.sample_at, self.deadline)
+        if self.pidfd is None:
+            self.wake_at = min(self.wake_at, self.t0 + self.fallback_poll)
+        return True
+
+    # ------------------------------------------------------------------ events
+
+    def _reap(self, options: int) -> bool:
+        handle = self.handle
+        with handle._lock:
+            try:
+                wpid, wstatus, ru = os.wait4(self.pid, options)
+            except ChildProcessError:  # someone else (a stray os.wait()) reaped it
+                wpid, wstatus, ru = self.pid, None, None
+                self.error = "exit status lost: reaped elsewhere"
+            if not wpid:
+                return False
+            handle._reaped = True
+            # Decided under the lock: a cancel() that won the race may have sent the
+            # SIGTERM this process died of, before the loop saw its wake-up.
+            self.cancelled = handle._cancelled
+        self.exited, self.status, self.rusage, self.exit_at = True, wstatus, ru, time.monotonic()
+        return True
+
+    def readable(self, fd: int) -> None:
+        """poll said fd is readable, or at EOF (POLLHUP/POLLERR come without POLLIN)."""
+        if fd == self.pidfd:
+            self.loop._unwatch(fd)  # it stays readable once the process exited
+            self._reap(0)
+            return
+        chunk = os.read(fd, _READ_SIZE)  # cannot block
+        splitter = self.pipes[fd]
+        if chunk:
+            if splitter is not None:
+                splitter.feed(chunk)
+            return
+        self.loop._unwatch(fd)
+        del self.pipes[fd]
+        if splitter is not None:
+            splitter.flush()
+
+    def woken(self, now: float) -> None:
+        """The loop was woken: act on a cancel() of this process made since the last look."""
+        handle = self.handle
+        with handle._lock:
+            if handle._cancels == self.cancels_seen:
+                return
+            self.cancels_seen = handle._cancels
+            if self.exited:  # too late to cancel: just stop waiting for stragglers
+                self.stop_draining = True
+                return
+            handle._send_term_locked()
+            grace_at = now + handle._cancel_grace
+        self.kill_at = grace_at if self.kill_at is None else min(self.kill_at, grace_at)
+
+    def tick(self, now: float) -> bool:
+        """Act on what is due; True once the process is done. Sets wake_at: when to look again."""
+        if self.pidfd is None and not self.exited:
+            self._reap(os.WNOHANG)
+        if not self.exited and self.kill_at is None and self.deadline is not None and now >= self.deadline:
+            self.timed_out = True
+            with self.handle._lock:
+                self.handle._send_term_locked()
+            self.kill_at = now + self.kill_grace
+        if self.kill_at is not None and not self.killed and now >= self.kill_at:
+            self.killed = True
+            _killpg(self.pid, signal.SIGKILL)
+        wake_at: float | None = None
+        if self.exited:
+            drain_until = max(self.exit_at + DRAIN_AFTER_EXIT_S, self.kill_at or 0.0)
+            if self.stop_draining or now >= drain_until:
+                return True
+            if self.pipes:
+                wake_at = drain_until
+            elif self.kill_at is None or self.killed or not _group_alive(self.pid):
+                return True
+            else:  # after SIGTERM the rest of the group keeps its grace period
+                wake_at = now + _GROUP_POLL_S
+        elif self.kill_at is None and self.deadline is not None:
+            wake_at = self.deadline
+        if self.kill_at is not None and not self.killed:
+            wake_at = self.kill_at if wake_at is None else min(wake_at, self.kill_at)
+        if not self.exited:
+            # Memory samples at 50 ms, 100 ms, ... then every second: wait4's peak can't be
+            # trusted for a child smaller than us (_trusted_maxrss), so these are the figure.
+            if now >= self.sample_at:
+                self.handle.usage()
+                self.sample_every = min(self.sample_every * 2, _SAMPLE_MAX_S)
+                self.sample_at = now + self.sample_every
+            wake_at = self.sample_at if wake_at is None else min(wake_at, self.sample_at)
+            if self.pidfd is None:  # no fd tells of the exit: look again soon
+                wake_at = min(wake_at, now + self.fallback_poll)
+                self.fallback_poll = min(self.fallback_poll * 2, _FALLBACK_POLL_MAX_S)
+        self.wake_at = wake_at
+        return False
+
+    # ------------------------------------------------------------------ end
+
+    def finish(self) -> ProcessResult:
+        """Kill what is left of the group, take what is still in the pipes, and give the result."""
+        try:
+            # Nothing of the task may outlive it: kill whatever of the group is left.
+            _killpg(self.pid, signal.SIGKILL)
+            # Pipes still open here were held by children that were just killed.
+            for fd, splitter in self.pipes.items():
+                os.set_blocking(fd, False)  # take only what is already buffered
+                with contextlib.suppress(BlockingIOError):
+                    # Bounded: a writer that escaped the group (setsid) may never stop.
+                    for _ in range(16):
+                        if not (chunk := os.read(fd, _READ_SIZE)):
+                            break
+                        if splitter is not None:
+                            splitter.feed(chunk)
+                if splitter is not None:
+                    splitter.flush()
+        except BaseException as exc:
+            self.abort(exc)
+            raise
+        self._release()
+        code = None if self.status is None else os.waitstatus_to_exitcode(self.status)
+        rusage = self.rusage
+        self.result = ProcessResult(
+            exit_code=code if code is not None and code >= 0 else None,
+            signal=-code if code is not None and code < 0 else None,
+            timed_out=self.timed_out,
+            cancelled=self.cancelled,
+            started_at=self.started_at,
+            ended_at=time.time(),
+            wall_s=time.monotonic() - self.t0,
+            cpu_user_s=rusage.ru_utime if rusage else 0.0,
+            cpu_sys_s=rusage.ru_stime if rusage else 0.0,
+            peak_rss_bytes=max(_trusted_maxrss(rusage), self.handle._peak_rss),
+            error=self.error,
+            pid=self.pid,
+        )
+        return self.result
+
+    def abort(self, exc: BaseException) -> None:
+        """on_line or on_start raised: kill the group and reap, keep the error for the caller."""
+        self.failure = exc
+        if self.child is None:
+            return
+        _killpg(self.pid, signal.SIGKILL)
+        if not self.exited:
+            self._reap(0)
+        self._release()
+        now = time.time()
+        self.result = ProcessResult(
+            started_at=self.started_at, ended_at=now, wall_s=time.monotonic() - self.t0,
+            error=f"internal error: {exc!r}", pid=self.pid,
+        )  # fmt: skip
+
+    def _release(self) -> None:
+        with self.handle._lock:
+            self.handle._wake_fd = None
+            self.handle._reaped = True
+        for fd in list(self.pipes):
+            self.loop._unwatch(fd)
+        if self.pidfd is not None:
+            self.loop._unwatch(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+        child, self.child = self.child, None
+        if child is not None:
+            child.close(-1 if self.status is None else os.waitstatus_to_exitcode(self.status))
+
+
+class ProcessLoop:
+    """Runs many processes from one thread: one poll() over every pipe and exit of them all.
+
+    A thread per process would do the same work, but each of its system calls gives up the GIL
+    and takes it back, and with many threads each of those is a hand-off between them: for
+    tasks as short as `true`, most of the cost. Not thread-safe, except wake().
+    """
+
+    def __init__(self) -> None:
+        self._poller = select.poll()
+        self._owners: dict[int, _Proc] = {}
+        self._running: list[_Proc] = []
+        self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._poller.register(self._wake_fd, select.POLLIN)
+        self._closed = False
+        self._close_lock = threading.Lock()  # wake() from another thread never writes a closed fd
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        timeout: float | None,
+        on_line: Callable[[str, str], None] | None,
+        handle: ProcessHandle | None = None,
+        on_start: Callable[[int], None] | None = None,
+        kill_grace: float = 5.0,
+        max_line_bytes: int = 65536,
+        line_cut: Callable[[bytes, int], int] | None = None,
+    ) -> _Proc:
+        """Start argv; never raises for a command that cannot start. If `.result` is set on
+        the returned process, it never ran (see .result.error and .failure)."""
+        if max_line_bytes < 1:
+            raise ValueError("max_line_bytes must be at least 1")
+        proc = _Proc(self, handle if handle is not None else ProcessHandle(), on_line, timeout, kill_grace,
+                     max_line_bytes, line_cut)  # fmt: skip
+        if proc.start(argv, env, cwd, on_start):
+            self._running.append(proc)
+        return proc
+
+    def wake(self) -> None:
+        """From any thread: make wait() return now (a cancel, new work)."""
+        with self._close_lock:
+            if not self._closed:
+                os.eventfd_write(self._wake_fd, 1)
+
+    def wait(self, timeout: float | None) -> list[_Proc]:
+        """Wait for events (at most `timeout` seconds; None: until one comes) and return the
+        processes that ended, each with its .result (and .failure if a callback raised)."""
+        now = time.monotonic()
+        wake_at = None if timeout is None else now + timeout
+        for proc in self._running:
+            if proc.wake_at is not None:
+                wake_at = proc.wake_at if wake_at is None else min(wake_at, proc.wake_at)
+        wait = None if wake_at is None else max(0.0, wake_at - now) * 1000
+        woken = False
+        for fd, _ in self._poller.poll(wait):
+            if fd == self._wake_fd:
+                os.eventfd_read(fd)
+                woken = True
+                continue
+            proc = self._owners.get(fd)
+            if proc is None or proc.result is not None:
+                continue
+            try:
+                proc.readable(fd)
+            except BaseException as exc:
+                proc.abort(exc)
+        now = time.monotonic()
+        done: list[_Proc] = []
+        for proc in self._running:
+            if proc.result is not None:  # aborted above
+                done.append(proc)
+                continue
+            try:
+                if woken:
+                    proc.woken(now)
+                if proc.tick(now):
+                    proc.finish()
+                    done.append(proc)
+            except BaseException as exc:
+                if proc.result is None:
+                    proc.abort(exc)
+                done.append(proc)
+        if done:
+            self._running = [proc for proc in self._running if proc not in done]
+        return done
+
+    def close(self) -> None:
+        """Kill and reap whatever still runs, then free the loop's fd."""
+        for proc in self._running:
+            proc.abort(RuntimeError("the process loop was closed"))
+        self._running = []
+        with self._close_lock:
+            self._closed = True
+            os.close(self._wake_fd)
+
+    def _watch(self, fd: int, proc: _Proc) -> None:
+        self._owners[fd] = proc
+        self._poller.register(fd, select.POLLIN)
+
+    def _unwatch(self, fd: int) -> None:
+        if self._owners.pop(fd, None) is not None:
+            self._poller.unregister(fd)
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -245,199 +621,18 @@ def run_process(
     """Run argv to completion; never raises for a command that cannot start (see .error).
 
     A line longer than max_line_bytes is passed on in pieces; `line_cut(data, cut)` may move
-    each cut (a masker keeps a secret whole within one piece)."""
-    if max_line_bytes < 1:
-        raise ValueError("max_line_bytes must be at least 1")
-    handle = handle if handle is not None else ProcessHandle()
-    with handle._lock:
-        if handle._used:
-            raise RuntimeError("a ProcessHandle can run only one process")
-        handle._used = True
-        cancelled_early = handle._cancelled
-    started_at, t0 = time.time(), time.monotonic()
-    if cancelled_early:
-        return ProcessResult(cancelled=True, started_at=started_at, ended_at=time.time())
-    path = (env if env is not None else os.environ).get("PATH", os.defpath)
-    executable = _executable(argv[0], path) if argv else None
+    each cut (a masker keeps a secret whole within one piece). An error raised by on_line or
+    on_start kills the process group and is raised here."""
+    loop = ProcessLoop()
     try:
-        try:
-            child = spawn(argv, executable, env, cwd)
-        except FileNotFoundError:
-            if executable is None:
-                raise
-            _executable.cache_clear()  # the program moved since it was looked up: search again
-            child = spawn(argv, None, env, cwd)
-    except (OSError, ValueError) as exc:
-        return ProcessResult(started_at=started_at, ended_at=time.time(), error=f"cannot start: {exc}")
-    pid = child.pid  # == pgid: a new session
-    # select.poll rather than selectors/epoll: no extra fd and no Python-level bookkeeping,
-    # which is measurable when a task is as short as `true`.
-    poller = select.poll()
-    tags: dict[int, object] = {}
-    pipes: dict[int, _LineSplitter | None] = {}
-    pidfd = wake_fd = None
-    exited = False
-    status: int | None = None
-    rusage = None
-    error: str | None = None
-    timed_out = cancelled = killed = stop_draining = False
-    kill_at: float | None = None  # set once the group got SIGTERM: SIGKILL is due then
-    exit_at = 0.0
-
-    def reap(options: int) -> bool:
-        nonlocal exited, status, rusage, error, exit_at, cancelled
-        with handle._lock:
-            try:
-                wpid, wstatus, ru = os.wait4(pid, options)
-            except ChildProcessError:  # someone else (a stray os.wait()) reaped it
-                wpid, wstatus, ru = pid, None, None
-                error = "exit status lost: reaped elsewhere"
-            if not wpid:
-                return False
-            handle._reaped = True
-            # Decided under the lock: a cancel() that won the race may have sent the
-            # SIGTERM this process died of, before the loop saw its wake-up.
-            cancelled = handle._cancelled
-        exited, status, rusage, exit_at = True, wstatus, ru, time.monotonic()
-        return True
-
-    try:
-        for name, fd in (("stdout", child.stdout), ("stderr", child.stderr)):
-            splitter = _LineSplitter(name, on_line, max_line_bytes, line_cut) if on_line else None
-            pipes[fd] = tags[fd] = splitter
-            poller.register(fd, select.POLLIN)
-        try:
-            pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
-            pidfd = None
-        else:
-            tags[pidfd] = _PIDFD
-            poller.register(pidfd, select.POLLIN)
-        wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        tags[wake_fd] = _WAKE
-        poller.register(wake_fd, select.POLLIN)
-        with handle._lock:
-            handle.pid = handle.pgid = pid
-            handle._wake_fd = wake_fd
-            if handle._cancelled:  # cancel() ran between the pre-start check and Popen
-                handle._send_term_locked()
-                os.eventfd_write(wake_fd, 1)
-        if on_start is not None:
-            on_start(pid)
-
-        deadline = t0 + timeout if timeout is not None else None
-        sample_every = _SAMPLE_FIRST_S
-        sample_at = t0 + sample_every
-        poll = 0.001
-        while True:
-            now = time.monotonic()
-            if not exited and kill_at is None and deadline is not None and now >= deadline:
-                timed_out = True
-                with handle._lock:
-                    handle._send_term_locked()
-                kill_at = now + kill_grace
-            if kill_at is not None and not killed and now >= kill_at:
-                killed = True
-                _killpg(pid, signal.SIGKILL)
-            wake_times = []
-            if exited:
-                drain_until = max(exit_at + DRAIN_AFTER_EXIT_S, kill_at or 0.0)
-                if stop_draining or now >= drain_until:
-                    break
-                if pipes:
-                    wake_times.append(drain_until)
-                elif kill_at is None or killed or not _group_alive(pid):
-                    break
-                else:  # after SIGTERM the rest of the group keeps its grace period
-                    wake_times.append(now + _GROUP_POLL_S)
-            elif kill_at is None and deadline is not None:
-                wake_times.append(deadline)
-            if kill_at is not None and not killed:
-                wake_times.append(kill_at)
-            if not exited:
-                # Memory samples at 50 ms, 100 ms, ... then every second: wait4's peak can't be
-                # trusted for a child smaller than us (_trusted_maxrss), so these are the figure.
-                if now >= sample_at:
-                    handle.usage()
-                    sample_every = min(sample_every * 2, _SAMPLE_MAX_S)
-                    sample_at = now + sample_every
-                wake_times.append(sample_at)
-            wait = max(0.0, min(wake_times) - now) if wake_times else None
-            if pidfd is None and not exited:
-                wait = poll if wait is None else min(wait, poll)
-                poll = min(poll * 2, _FALLBACK_POLL_MAX_S)
-
-            # POLLHUP/POLLERR come without POLLIN at EOF, so any event means "go read".
-            for fd, _ in poller.poll(None if wait is None else wait * 1000):
-                tag = tags[fd]
-                if tag is _PIDFD:
-                    poller.unregister(fd)  # it stays readable once the process exited
-                    reap(0)
-                elif tag is _WAKE:
-                    os.eventfd_read(fd)
-                    if exited:  # too late to cancel: just stop waiting for stragglers
-                        stop_draining = True
-                        continue
-                    with handle._lock:
-                        handle._send_term_locked()
-                        grace_at = time.monotonic() + handle._cancel_grace
-                    kill_at = grace_at if kill_at is None else min(kill_at, grace_at)
-                else:
-                    chunk = os.read(fd, _READ_SIZE)  # poll said readable: cannot block
-                    if chunk:
-                        if tag is not None:
-                            tag.feed(chunk)
-                        continue
-                    poller.unregister(fd)
-                    del pipes[fd]
-                    if tag is not None:
-                        tag.flush()
-            if pidfd is None and not exited:
-                reap(os.WNOHANG)
-
-        # Nothing of the task may outlive it: kill whatever of the group is left.
-        _killpg(pid, signal.SIGKILL)
-        # Pipes still open here were held by children that were just killed.
-        for fd, splitter in pipes.items():
-            os.set_blocking(fd, False)  # take only what is already buffered
-            with contextlib.suppress(BlockingIOError):
-                # Bounded: a writer that escaped the group (setsid) may never stop.
-                for _ in range(16):
-                    if not (chunk := os.read(fd, _READ_SIZE)):
-                        break
-                    if splitter is not None:
-                        splitter.feed(chunk)
-            if splitter is not None:
-                splitter.flush()
-    except BaseException:
-        # Also when on_line or on_start raise: kill the group and reap, then let the error go.
-        _killpg(pid, signal.SIGKILL)
-        if not exited:
-            reap(0)
-        raise
+        proc = loop.start(
+            argv, env=env, cwd=cwd, timeout=timeout, on_line=on_line, handle=handle, on_start=on_start,
+            kill_grace=kill_grace, max_line_bytes=max_line_bytes, line_cut=line_cut,
+        )  # fmt: skip
+        while proc.result is None:
+            loop.wait(None)
     finally:
-        with handle._lock:
-            handle._wake_fd = None
-            handle._reaped = True
-        for fd in (pidfd, wake_fd):
-            if fd is not None:
-                os.close(fd)
-        child.close(-1 if status is None else os.waitstatus_to_exitcode(status))
-
-    code = None if status is None else os.waitstatus_to_exitcode(status)
-    ended_at = time.time()
-    peak_rss = max(_trusted_maxrss(rusage), handle._peak_rss)
-    return ProcessResult(
-        exit_code=code if code is not None and code >= 0 else None,
-        signal=-code if code is not None and code < 0 else None,
-        timed_out=timed_out,
-        cancelled=cancelled,
-        started_at=started_at,
-        ended_at=ended_at,
-        wall_s=time.monotonic() - t0,
-        cpu_user_s=rusage.ru_utime if rusage else 0.0,
-        cpu_sys_s=rusage.ru_stime if rusage else 0.0,
-        peak_rss_bytes=peak_rss,
-        error=error,
-        pid=pid,
-    )
+        loop.close()
+    if proc.failure is not None:
+        raise proc.failure
+    return proc.result

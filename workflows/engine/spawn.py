@@ -143,7 +143,15 @@ def _popen(argv: Sequence[str], executable: str | None, env: Mapping[str, str] |
     return Child(proc.pid, proc.stdout.fileno(), proc.stderr.fileno(), proc)
 
 
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+
+
 def _encode_entry(key: str, value: str) -> bytes:
+    """`KEY=value` as Popen encodes it (os.fsencode of each), refusing a name with `=`."""
+    if type(key) is str and type(value) is str:  # one encode, not two os.fsencode calls
+        if "=" in key:
+            raise ValueError("illegal environment variable name")
+        return f"{key}={value}".encode(_FS_ENCODING, _FS_ERRORS)
     name = os.fsencode(key)
     if b"=" in name:
         raise ValueError("illegal environment variable name")
