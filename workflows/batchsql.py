@@ -101,12 +101,20 @@ class HotSql:
             return lambda value: value if value is None or type(value) in _AS_IS else prep(model, name, value)
         return lambda value: field.get_db_prep_save(value, connection=conn)
 
-    def _plan(self, model: Any) -> tuple[str, list[tuple[str, Any, Callable[[Any], Any]]]]:
+    def _plan(self, model: Any) -> tuple[str, list[tuple[str, Any, Callable[[Any], Any], Any]]]:
+        """A model's INSERT and, per column: attname, its default as stored (None when the
+        default is a callable, like timezone.now: that one is asked for each row), converter,
+        and the field (for that callable default)."""
         key = (self.conn.vendor, model)
         plan = self._plans.get(key)
         if plan is None:
             fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-            columns = [(f.attname, f.get_default(), self.converter(model, f)) for f in fields]
+            columns = []
+            for f in fields:
+                convert = self.converter(model, f)
+                # A class (dict, list) makes an empty value: stored once. A function (timezone.now): per row.
+                fresh = f.has_default() and callable(f.default) and not isinstance(f.default, type)
+                columns.append((f.attname, None if fresh else convert(f.get_default()), convert, f if fresh else None))
             plan = (self._insert(model, tuple(f.name for f in fields)), columns)
             with self._plans_lock:
                 self._plans[key] = plan
@@ -153,7 +161,15 @@ class HotSql:
         in a row get their model default."""
         statement, columns = self._plan(model)
         self._insert_rows(
-            cursor, statement, [[convert(row.get(name, default)) for name, default, convert in columns] for row in rows]
+            cursor,
+            statement,
+            [
+                [
+                    convert(row[name]) if name in row else stored if fresh is None else convert(fresh.get_default())
+                    for name, stored, convert, fresh in columns
+                ]
+                for row in rows
+            ],
         )
 
     def upsert_add(self, cursor: Any, model: Any, keys: tuple[str, ...], names: tuple[str, ...],
@@ -174,41 +190,66 @@ class HotSql:
             sets = ", ".join(f"{q(c)} = {table}.{q(c)} + excluded.{q(c)}" for c in columns[len(keys) + len(names) :])
             sql = (f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES %s "
                    f"ON CONFLICT ({', '.join(q(c) for c in columns[: len(keys)])}) DO UPDATE SET {sets}")  # fmt: skip
-            plan = (sql, [("", None, self.converter(model, f)) for f in fields])
+            plan = (sql, [("", None, self.converter(model, f), None) for f in fields])
             with self._plans_lock:
                 self._plans[key] = plan
         sql, columns = plan
         one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        params = [convert(value) for row in rows for (_n, _d, convert), value in zip(columns, row, strict=True)]
+        params = [convert(value) for row in rows for (_n, _d, convert, _f), value in zip(columns, row, strict=True)]
         cursor.execute(sql.replace("VALUES %s", "VALUES " + ", ".join([one] * len(rows)), 1), params)
 
     def insert_lines(self, cursor: Any, rows: list[tuple]) -> None:
         self._insert_rows(cursor, self.insert_lines_sql, [list(row) for row in rows])
 
+    def _field_converters(self, model: Any) -> dict[str, Callable[[Any], Any]]:
+        """Each concrete field's converter, by name (and by attname for a foreign key)."""
+        key = (self.conn.vendor, model, "converters")
+        converters = self._plans.get(key)
+        if converters is None:
+            converters = {}
+            for f in model._meta.concrete_fields:
+                converters[f.name] = converters[f.attname] = self.converter(model, f)
+            with self._plans_lock:
+                self._plans[key] = converters  # type: ignore[assignment]
+        return converters  # type: ignore[return-value]
+
+    def _attempt_converters(self) -> list[tuple[str, Any, Callable[[Any], Any]]]:
+        key = (self.conn.vendor, "attempt columns")
+        columns = self._plans.get(key)
+        if columns is None:
+            columns = [
+                (n, ATTEMPT_DEFAULTS.get(n), self.converter(TaskAttempt, TaskAttempt._meta.get_field(n)))
+                for n in ATTEMPT_COLUMNS
+            ]
+            with self._plans_lock:
+                self._plans[key] = columns  # type: ignore[assignment]
+        return columns  # type: ignore[return-value]
+
     def insert_attempts(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
-        prep = self._prep
+        columns = self._attempt_converters()
         self._insert_rows(
             cursor,
             self.insert_attempts_sql,
-            [[prep(TaskAttempt, n, row.get(n, ATTEMPT_DEFAULTS.get(n))) for n in ATTEMPT_COLUMNS] for row in rows],
+            [[convert(row.get(n, default)) for n, default, convert in columns] for row in rows],
         )
 
     def finish_attempts(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
-        prep = self._prep
+        ends = self._attempt_converters()[len(ATTEMPT_COLUMNS) - len(ATTEMPT_END) :]
         self._update_rows(
             cursor,
             TaskAttempt,
             ("taskrun_id", "number"),
             ATTEMPT_END,
-            [[row["taskrun"], row["number"], *(prep(TaskAttempt, n, row[n]) for n in ATTEMPT_END)] for row in rows],
+            [[row["taskrun"], row["number"], *(convert(row[n]) for n, _d, convert in ends)] for row in rows],
         )
 
     def update_tasks(self, cursor: Any, updates: list[tuple[int, dict[str, Any]]]) -> None:
         """One statement per set of changed columns (usually one or two per batch)."""
         groups: dict[tuple[str, ...], list[list[Any]]] = {}
+        convert = self._field_converters(TaskRun)
         for pk, fields in updates:
             names = tuple(sorted(fields))
-            groups.setdefault(names, []).append([pk, *(self._prep(TaskRun, n, fields[n]) for n in names)])
+            groups.setdefault(names, []).append([pk, *(convert[n](fields[n]) for n in names)])
         for names, rows in groups.items():
             self._update_rows(cursor, TaskRun, ("id",), names, rows)
 
