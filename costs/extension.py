@@ -86,7 +86,7 @@ class CostExtension(RunExtension):
         self.waived: set[int] = set()
         self.pending: list[dict[str, Any]] = []  # records waiting for the writer's next transaction
         self.stored_days: dict[date, float] = {}  # this run's amounts in the database, by day
-        self.tags = dict(run.tags or {})
+        self.tags = Dumped(dict(run.tags or {}))  # on every record of the run: serialised once
 
     # ---------------------------------------------------------------- run start
 

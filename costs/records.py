@@ -16,7 +16,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from workflows.batchsql import HotSql
+from workflows.batchsql import Dumped, HotSql
 
 from .models import CostDay, CostRecord, RunCost
 
@@ -48,12 +48,16 @@ def store_records(rows: list[dict[str, Any]]) -> None:
 def _add_to_totals(rows: list[dict[str, Any]]) -> None:
     runs: dict[int, list] = {}
     days: dict[tuple, list] = {}
+    keys: dict[int, str] = {}  # by the tags object: a run's records share one (a Dumped)
     for row in rows:
         amount = row["amount"]
         delta = (amount, amount if row.get("is_retry") else 0.0, 1, int(row.get("status") != CostRecord.PRICED))
         _add(runs.setdefault(row["run_id"], [row["workflow_id"], 0.0, 0.0, 0, 0]), delta)
-        key = (row["workflow_id"], row["day"], tags_key(row["tags"]))
-        _add(days.setdefault(key, [row["tags"], 0.0, 0.0, 0, 0]), delta)
+        tags = row["tags"]
+        key_text = keys.get(id(tags))
+        if key_text is None:
+            key_text = keys[id(tags)] = tags_key(tags.value if type(tags) is Dumped else tags)
+        _add(days.setdefault((row["workflow_id"], row["day"], key_text), [tags, 0.0, 0.0, 0, 0]), delta)
     with connection.cursor() as cursor:
         now = timezone.now()
         _upsert(cursor, RunCost, ("run_id",), ("workflow_id", "target", "final", "updated_at"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import models
@@ -94,6 +94,13 @@ class HotSql:
                 )
             adapt = conn.ops.adapt_json_value
             return lambda value: None if value is None else adapt(value.value if type(value) is Dumped else value, None)
+        if isinstance(field, models.BooleanField):  # a bool is stored as it is, by both backends
+            return lambda value: value if value is None or type(value) is bool else field.get_db_prep_save(
+                value, connection=conn
+            )
+        if type(field) is models.DateField:  # a date: what the backend's adapter makes of it
+            adapt_date, prep = conn.ops.adapt_datefield_value, self._prep
+            return lambda value: adapt_date(value) if type(value) is date else prep(model, name, value)
         if isinstance(field, (models.DateTimeField, models.DateField, models.TimeField)) or (
             field.get_internal_type() in _PLAIN_TYPES
         ):
