@@ -78,29 +78,45 @@ def test_one_timing_out_leaves_the_others_running(loop: ProcessLoop) -> None:
     assert fine.result.exit_code == 0 and fine.result.wall_s >= 0.8
 
 
-def test_cancelling_one_ends_only_that_one(loop: ProcessLoop) -> None:
+def until_file(path: str) -> list[str]:
+    """A child that ends (0) once `path` exists: it outlives whatever the test waits for first."""
+    return py(f"import os,time\nwhile not os.path.exists({path!r}): time.sleep(0.01)")
+
+
+def wait_for_first(loop: ProcessLoop) -> list:
+    ended: list = []
+    deadline = time.monotonic() + 30
+    while not ended:
+        assert time.monotonic() < deadline, "nothing ended"
+        ended = loop.wait(1.0)
+    return ended
+
+
+def test_cancelling_one_ends_only_that_one(loop: ProcessLoop, tmp_path) -> None:
     handle = ProcessHandle()
     victim = loop.start(py("import time; time.sleep(60)"), env=None, cwd=None, timeout=None, on_line=None,
                         handle=handle)  # fmt: skip
-    other = loop.start(py("import time; time.sleep(0.5)"), env=None, cwd=None, timeout=None, on_line=None)
+    other = loop.start(until_file(str(tmp_path / "go")), env=None, cwd=None, timeout=None, on_line=None)
     canceller = threading.Timer(0.2, handle.cancel, kwargs={"grace": 1.0})
     canceller.start()
-    ended = run_all(loop, [victim, other])
+    assert wait_for_first(loop) == [victim]
     canceller.join()
-    assert ended[0] is victim
+    (tmp_path / "go").touch()
+    run_all(loop, [other])
     assert victim.result.cancelled and victim.result.signal == signal.SIGTERM
     assert not other.result.cancelled and other.result.exit_code == 0
 
 
-def test_a_failing_callback_ends_only_its_own_process(loop: ProcessLoop) -> None:
+def test_a_failing_callback_ends_only_its_own_process(loop: ProcessLoop, tmp_path) -> None:
     def explode(stream: str, line: str) -> None:
         raise RuntimeError("on_line broke")
 
     broken = loop.start(py("import time; print('x', flush=True); time.sleep(60)"), env=None, cwd=None, timeout=None,
                         on_line=explode)  # fmt: skip
-    fine = loop.start(py("import time; time.sleep(0.5)"), env=None, cwd=None, timeout=None, on_line=None)
-    ended = run_all(loop, [broken, fine])
-    assert ended[0] is broken
+    fine = loop.start(until_file(str(tmp_path / "go")), env=None, cwd=None, timeout=None, on_line=None)
+    assert wait_for_first(loop) == [broken]
+    (tmp_path / "go").touch()
+    run_all(loop, [fine])
     assert isinstance(broken.failure, RuntimeError)
     assert "on_line broke" in broken.result.error
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind
