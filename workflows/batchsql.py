@@ -95,8 +95,8 @@ class HotSql:
             adapt = conn.ops.adapt_json_value
             return lambda value: None if value is None else adapt(value.value if type(value) is Dumped else value, None)
         if isinstance(field, models.BooleanField):  # a bool is stored as it is, by both backends
-            return lambda value: value if value is None or type(value) is bool else field.get_db_prep_save(
-                value, connection=conn
+            return lambda value: (
+                value if value is None or type(value) is bool else field.get_db_prep_save(value, connection=conn)
             )
         if type(field) is models.DateField:  # a date: what the backend's adapter makes of it
             adapt_date, prep = conn.ops.adapt_datefield_value, self._prep
