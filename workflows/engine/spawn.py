@@ -41,8 +41,9 @@ _devnull_lock = threading.Lock()
 
 
 class FixedEnv:
-    """Variables that many starts share (what a run's tasks inherit, a task's own constant
-    `env:`), encoded as `KEY=value` once, at the first start that uses them, not at each."""
+    """Variables that many starts share (what every task of a run gets: the server's allowed
+    variables, the workflow's constant `env:`, the run-wide ones of the run's hooks), encoded as
+    `KEY=value` once, at the first start that uses them, not at each."""
 
     __slots__ = ("_entries", "_lock", "values")
 
