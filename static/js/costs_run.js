@@ -145,10 +145,14 @@ async function getJSON(url) {
   return response.json();
 }
 
+let explaining = null;  // the node whose records the box is waiting for: an older answer is stale
+
 async function explain(node) {
+  explaining = node;
   $("cost-why-node").textContent = `— ${node}`;
   const body = $("cost-why-body");
   const page = await getJSON(`/api/costs/records/?run=${runId}&node=${encodeURIComponent(node)}&limit=50`);
+  if (explaining !== node) return;
   const recordsOf = page.results.slice().sort((a, b) => a.attempt_number - b.attempt_number);
   if (!recordsOf.length) { body.textContent = nodes.get(node)?.live ? "Running: its price is final when the attempt ends." : "No attempt priced."; return; }
   body.replaceChildren(...recordsOf.map((record) => {

@@ -115,7 +115,8 @@ async function openPanel(node, attempt = null) {
   const task = tasks.get(node);
   if (!task) return;
   if (panel) nodeElement(panel.node)?.classList.remove("selected");
-  panel = { node, id: task.id, attempt: attempt ?? Math.max(1, task.attempts), last: 0, loading: true, buffer: [] };
+  const current = { node, id: task.id, attempt: attempt ?? Math.max(1, task.attempts), last: 0, loading: true, buffer: [] };
+  panel = current;
   nodeElement(node)?.classList.add("selected");
   $("panel").hidden = false;
   $("run-layout").classList.remove("no-panel");
@@ -125,8 +126,10 @@ async function openPanel(node, attempt = null) {
   $("log").replaceChildren();
   $("log-count").textContent = "";
   const detail = await getJSON(`/api/taskruns/${task.id}/`);
+  // Another task (or attempt) may have been opened while this answer was on its way: it is stale.
+  if (panel !== current) return;
   paintAttempts(detail);
-  await loadLog(panel);
+  await loadLog(current);
 }
 
 function paintPanelFacts(task) {

@@ -51,3 +51,42 @@ def test_the_costs_page_renders_for_a_viewer(page, server):
     assert page.locator("#stale-warning").is_visible()
     assert "2020-06-30" in page.locator("#catalogue-sources").inner_text()
     shot(page, "costs_page")
+
+
+def test_a_late_answer_for_the_node_explained_before_does_not_replace_the_one_shown(page, server, gates):
+    """Click `waits` (its cost records held back in the network), then `quick`: when the held
+    answer arrives last, the box still explains quick (it said waits was still running)."""
+    source = f"""
+name: explain_race
+cost: {{provider: aws, region: us-east-1, instance_type: m5.large}}
+tasks:
+  quick: {{run: "exit 0"}}
+  waits: {{run: "{gate_command(gates / "end")}"}}
+"""
+    workflow = server.api("POST", "/api/workflows/", {"source": source}, role="operator")
+    run = server.api("POST", f"/api/workflows/{workflow['id']}/runs/", {}, role="operator")
+    login(page, server, "viewer")
+    page.goto(f"{server.url}/runs/{run['id']}/")
+    page.wait_for_selector("svg.dag g.node[data-node='quick'].status-success")
+    page.wait_for_selector("svg.dag g.node[data-node='waits'].status-running")
+
+    def of_waits(url: str) -> bool:
+        return "/api/costs/records/" in url and "node=waits" in url
+
+    held = []
+    page.route(of_waits, lambda route: held.append(route))  # not answered until the test lets it go
+    with page.expect_request(lambda request: of_waits(request.url)):
+        page.click("svg.dag g.node[data-node='waits']")
+    page.click("svg.dag g.node[data-node='quick']")
+    page.wait_for_selector("#cost-why-body .cost-record")
+    assert page.locator("#cost-why-body").inner_text().startswith("Attempt 1")
+
+    with page.expect_response(lambda response: of_waits(response.url)) as answer:
+        held[0].continue_()
+    answer.value.finished()
+    # A full turn of the page's event loop: the held answer's handlers have run by then.
+    page.evaluate("() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => done()), 0))")
+    assert page.locator("#cost-why-body").inner_text().startswith("Attempt 1")
+    assert page.locator("#cost-why-node").inner_text() == "— quick"
+    (gates / "end").touch()
+    page.wait_for_selector("#run-status.status-success")

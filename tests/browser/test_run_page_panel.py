@@ -48,6 +48,11 @@ tasks:
     page.wait_for_selector("svg.dag g.node[data-node='work'].status-success")
     page.click("svg.dag g.node[data-node='done']")
     page.click("svg.dag g.node[data-node='work']")
+    # What is stored first (should this fail, the page is not to blame), then what the page shows.
+    run = server.run(int(page.url.split("/runs/")[1].split("/")[0]))
+    work = next(t for t in run["tasks"] if t["node_id"] == "work")
+    stored = server.api("GET", f"/api/taskruns/{work['id']}/", role="operator")["attempts"]
+    assert [(a["number"], a["status"], a["exit_code"]) for a in stored] == [(1, "failed", 3), (2, "success", 0)]
     page.wait_for_function("document.querySelectorAll('#panel-attempts tbody tr').length === 2")
     attempts = [row.inner_text().split("\t") for row in page.locator("#panel-attempts tbody tr").all()]
     assert [(a[0], a[1], a[2]) for a in attempts] == [("1", "failed", "3"), ("2", "success", "0")]
@@ -70,3 +75,39 @@ tasks:
     assert finished, clock
     seconds = page.evaluate("([s, f]) => (Date.parse(f) - Date.parse(s)) / 1000", [started, finished])
     assert text == (f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"), clock
+
+
+def test_a_late_answer_for_the_task_opened_before_does_not_fill_the_panel(page, server, gates):
+    """Open `waits` (its details held back in the network), then `quick`: when the held answer
+    arrives after quick's, the panel keeps quick's attempts (it showed waits' running attempt)."""
+    source = f"""
+name: panel_race
+tasks:
+  quick: {{run: "exit 0"}}
+  waits: {{run: "{gate_command(gates / "end")}"}}
+"""
+    run = server.api("POST", f"/api/workflows/{create_workflow(server, source)}/runs/", {}, role="operator")
+    login(page, server, "operator")
+    page.goto(f"{server.url}/runs/{run['id']}/")
+    page.wait_for_selector("svg.dag g.node[data-node='quick'].status-success")
+    page.wait_for_selector("svg.dag g.node[data-node='waits'].status-running")
+    waits_id = next(t["id"] for t in server.run(run["id"])["tasks"] if t["node_id"] == "waits")
+    held = []
+    detail = f"**/api/taskruns/{waits_id}/"
+    page.route(detail, lambda route: held.append(route))  # not answered until the test lets it go
+    with page.expect_request(detail):
+        page.click("svg.dag g.node[data-node='waits']")
+    page.click("svg.dag g.node[data-node='quick']")
+    page.wait_for_function("document.querySelectorAll('#panel-attempts tbody tr').length === 1")
+    rows = lambda: [r.inner_text().split("\t")[:3] for r in page.locator("#panel-attempts tbody tr").all()]  # noqa: E731
+    assert rows() == [["1", "success", "0"]]
+
+    with page.expect_response(detail) as answer:
+        held[0].continue_()
+    answer.value.finished()
+    # A full turn of the page's event loop: the held answer's handlers have run by then.
+    page.evaluate("() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => done()), 0))")
+    assert rows() == [["1", "success", "0"]]
+    assert page.locator("#panel-title").inner_text() == "quick"
+    (gates / "end").touch()
+    page.wait_for_selector("#run-status.status-success")
