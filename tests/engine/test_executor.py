@@ -917,6 +917,33 @@ def test_it_fails_a_task_whose_hook_raises_and_still_ends(tmp_path: Path) -> Non
     assert "vault is down" in outcome.nodes["a"].reason
 
 
+@pytest.mark.parametrize("where", ["log", "filter_outputs"])
+def test_an_attempt_whose_hook_raises_after_its_start_is_also_reported_ended(tmp_path: Path, where: str) -> None:
+    """A stored attempt is announced by attempt_started: if a hook then fails it, attempt_finished
+    must still come, or its row would say "running" for ever."""
+
+    class Broken(Recorder):
+        def log(self, node_id: str, attempt: int, stream: str, line: str) -> None:
+            if where == "log":
+                raise RuntimeError("the log store is down")
+            super().log(node_id, attempt, stream, line)
+
+        def filter_outputs(self, node_id: str, outputs: dict[str, str]) -> dict[str, str]:
+            if where == "filter_outputs":
+                raise RuntimeError("the masker is down")
+            return outputs
+
+    outcome, recorder = execute(
+        "name: w\ntasks:\n  a: {run: 'echo hi; echo k=v >> $RUNNER_OUTPUT'}\n", tmp_path, Broken()
+    )
+
+    assert statuses(outcome) == {"a": "failed"}
+    assert [e[2] for e in recorder.of("started", "a")] == [1]
+    (info,) = recorder.attempts("a")
+    assert (info.attempt, info.status) == (1, "failed")
+    assert "is down" in (info.result.error or "")
+
+
 def expected_statuses(tasks: dict[str, dict]) -> dict[str, str]:
     """The trigger rules, restated: what each task of a random workflow must end as."""
     result: dict[str, str] = {}

@@ -468,16 +468,20 @@ class Executor:
         return proc, started
 
     def _end_attempt(self, node_id: str, attempt: int, proc: _Proc, started: Any) -> AttemptInfo:
-        try:
-            return self._record_end(node_id, attempt, proc, started)
-        except BaseException as exc:
-            return self._failed_attempt(node_id, attempt, exc)
-
-    def _record_end(self, node_id: str, attempt: int, proc: _Proc, started: Any) -> AttemptInfo:
-        command, ready_at, out_path = started
         with self._lock:
             self._handles.pop(node_id, None)
-            was_started = self._started.pop(node_id, None) is not None
+            # [attempt_started was called, attempt_finished was not]: an end is owed to the hooks
+            owed = [self._started.pop(node_id, None) is not None]
+        try:
+            return self._record_end(node_id, attempt, proc, started, owed)
+        except BaseException as exc:
+            info = self._failed_attempt(node_id, attempt, exc)
+            if owed[0]:  # its start is recorded, so its end must be too, or it stays "running"
+                self.hooks.attempt_finished(info)
+            return info
+
+    def _record_end(self, node_id: str, attempt: int, proc: _Proc, started: Any, owed: list[bool]) -> AttemptInfo:
+        command, ready_at, out_path = started
         if proc.failure is not None:
             with contextlib.suppress(OSError):
                 os.unlink(out_path)
@@ -485,10 +489,11 @@ class Executor:
         result = proc.result
         assert result is not None
         task = self.plan.nodes[node_id].task
-        if not was_started:
+        if not owed[0]:
             self.hooks.attempt_started(
                 node_id, attempt, command=command, ready_at=ready_at, started_at=result.started_at, pid=None
             )
+            owed[0] = True
         if result.error:
             self.hooks.log(node_id, attempt, "stderr", result.error)
         try:
@@ -514,6 +519,7 @@ class Executor:
             if task.retry.should_retry(attempt, code, result.timed_out):
                 delay = task.retry.delay(attempt, self.rng.random())
         info = AttemptInfo(node_id, attempt, result, status, outputs, warnings, delay)
+        owed[0] = False
         self.hooks.attempt_finished(info)
         return info
 
