@@ -5,14 +5,13 @@ and, for a run sampled at its start, to the exporters as spans end."""
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import os
 import threading
 import time
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from .models import span_dict
 from .otel.spans import SpanRecord
@@ -107,9 +106,11 @@ class SpanOutbox:
         if not rows:
             return
         try:
-            # Should a span row fail, the run's own records in this batch must still commit: on
-            # PostgreSQL that takes a savepoint; SQLite undoes just the failed statement by itself.
-            with transaction.atomic() if connection.vendor != "sqlite" else contextlib.nullcontext():
+            # Should a span row fail, the run's own records in this batch must still commit: a
+            # savepoint undoes just this. (SQLite itself undoes only a failed statement for some
+            # errors; for others, a full disk or I/O error, it ends the whole transaction, and then
+            # rolling back to the savepoint fails loudly instead of the batch going missing.)
+            with transaction.atomic():
                 upsert_spans(self.trace_pk, list(rows.values()))
         except DatabaseError:
             log.exception("tracing could not store %d span(s) of run %s", len(rows), self.run_pk)

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.transaction import TransactionManagementError
 
 from dashboard.events import publish_events
 
@@ -272,6 +273,10 @@ class RunRecorder(ex.Hooks):
                 sql.update_tasks(cursor, [(self.tasks[n]["id"], fields) for n, fields in task_updates.items()])
             for store in stores:
                 store()
+            if connection.needs_rollback:  # a store swallowed an error: leaving would roll back
+                raise TransactionManagementError(  # the whole batch, silently
+                    "a run extension's store failed inside the recorder's transaction; nothing of this batch was kept"
+                )
         events = [{"kind": "task", **task_state(self.tasks[node_id])} for node_id in changed]
         for event, seq in zip(extra, seqs[len(changed) :]):
             events.append({**event, "seq": seq})

@@ -283,8 +283,29 @@ def execute(run_id: int) -> str | None:
         except Exception:
             log.exception("run extension %s failed after the run", extension.name)
     recorder.run_state(status=outcome.status, finished_at=timezone.now(), message=outcome.reason)
-    recorder.close()
+    try:
+        recorder.close()
+    except Exception as exc:  # its writer failed: what it could not store must not look finished
+        _fail_unrecorded(run_id, recorder.mask(str(exc) or repr(exc)))
+        return Run.FAILED
     return outcome.status
+
+
+def _fail_unrecorded(run_id: int, error: str) -> None:
+    """The run's writer failed part-way: end the run as failed, saying so, rather than leave it
+    "running" for ever (its worker is alive, so no reaper would take it) or claim a result
+    whose records are missing."""
+    close_old_connections()
+    now = timezone.now()
+    reason = f"the run's records could not be stored: {error}"
+    log.error("run %s: %s", run_id, reason)
+    unfinished = TaskRun.objects.filter(run_id=run_id).exclude(status__in=ex.TERMINAL).values_list("pk", flat=True)
+    commit_changes(
+        run_id,
+        task_fields={pk: {"status": TaskRun.FAILED, "reason": reason, "finished_at": now} for pk in unfinished},
+        run_fields={"status": Run.FAILED, "finished_at": now, "message": reason},
+        to_run_list=True,
+    )
 
 
 def _start_extensions(run: Run, plan: Any, recorder: RunRecorder) -> list[RunExtension]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import IntegrityError
 
 from tests.conftest import make_workflow
 from workflows import runner
 from workflows.extensions import RunExtension, Stop, extension_classes
-from workflows.models import Run
+from workflows.models import Run, TaskRun
 from workflows.snapshots import run_snapshot
 
 SEEN: list[tuple] = []
@@ -43,6 +44,22 @@ class Broken(RunExtension):
 
     def node_state(self, node_id, state, **info):
         raise RuntimeError("boom")
+
+
+class SwallowsAnError(RunExtension):
+    """Its store hides a failed ORM write: Django then rolls the writer's whole transaction back
+    when it ends (no error raised), so the batch with the attempt's end would vanish."""
+
+    name = "swallows"
+
+    def attempt_finished(self, info):
+        def store():
+            try:  # a second row for a node that has one: the unique constraint refuses it
+                TaskRun.objects.create(run_id=self.run.pk, node_id=info.node_id, task_id="x", position=99)
+            except IntegrityError:
+                pass
+
+        self.recorder.emit({"kind": "swallows"}, store=store)
 
 
 @pytest.fixture
@@ -84,3 +101,15 @@ def test_a_failing_extension_does_not_break_the_run(transactional_db, extensions
     run = run_now("name: sturdy\ntasks:\n  a: {run: 'true'}\n")
     assert run.status == Run.SUCCESS
     assert ("finished", "a", "success") in SEEN
+
+
+def test_a_store_that_hides_a_database_error_fails_the_run_loudly(transactional_db, extensions):
+    """Never a run that says it succeeded, or stays "running", while records of it are missing."""
+    extensions(SwallowsAnError)
+    run = run_now("name: lossy\ntasks:\n  a: {run: 'echo hello'}\n  b: {run: 'true', needs: [a]}\n")
+    assert run.status == Run.FAILED, run.message
+    assert run.message.startswith("the run's records could not be stored: ")
+    assert run.finished_at is not None
+    tasks = dict(run.tasks.values_list("node_id", "status"))
+    assert all(status in ("success", "failed") for status in tasks.values()), tasks
+    assert TaskRun.objects.filter(run=run, status="running").count() == 0
