@@ -134,6 +134,7 @@ class RunRecorder(ex.Hooks):
     # ---------------------------------------------------------------- writer thread
 
     def _write_loop(self) -> None:
+        items: list[Any] = []
         try:
             self._sql = HotSql(connection)
             last_flush, flush_took = 0.0, 0.0
@@ -161,9 +162,10 @@ class RunRecorder(ex.Hooks):
         except BaseException as exc:  # kept for close() to raise: a lost write must not pass silently
             log.exception("recorder for run %s failed", self.run_id)
             self.failed = exc
-            while True:  # keep draining so hook callers never block on a dead writer
-                if self._queue.get() is None:
-                    return
+            # Keep draining until close()'s marker (unless the failed batch took it already), so
+            # hook callers never block on a dead writer and close() returns.
+            while None not in items:
+                items = [self._queue.get()]
         finally:
             connection.close()
 
