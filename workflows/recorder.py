@@ -64,9 +64,12 @@ class RunRecorder(ex.Hooks):
         self._linenos: dict[tuple[str, int], int] = {}
         self._lineno_lock = threading.Lock()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.failed: BaseException | None = None
+        # Called (from the writer's thread, with the error) if a write fails: the runner stops
+        # the run then, as nothing more of it could be stored.
+        self.on_failure: Callable[[BaseException], None] | None = None
         self._thread = threading.Thread(target=self._write_loop, name=f"recorder-{run.pk}", daemon=True)
         self._thread.start()
-        self.failed: BaseException | None = None
 
     # ---------------------------------------------------------------- hooks (any thread)
 
@@ -162,6 +165,11 @@ class RunRecorder(ex.Hooks):
         except BaseException as exc:  # kept for close() to raise: a lost write must not pass silently
             log.exception("recorder for run %s failed", self.run_id)
             self.failed = exc
+            if self.on_failure is not None:
+                try:
+                    self.on_failure(exc)
+                except Exception:
+                    log.exception("run %s: could not stop the run after its writer failed", self.run_id)
             # Keep draining until close()'s marker (unless the failed batch took it already), so
             # hook callers never block on a dead writer and close() returns.
             while None not in items:

@@ -269,6 +269,8 @@ def execute(run_id: int) -> str | None:
     )  # fmt: skip
     for extension in extensions:
         extension.stop_run = executor.cancel  # type: ignore[method-assign]
+    # Nothing more of the run could be stored: stop it now, not after running every task blind.
+    recorder.on_failure = lambda exc: executor.cancel(UNRECORDED)
     stop = _before_tasks(extensions)
     if stop is not None:
         outcome = ex.RunOutcome(stop.status, stop.reason)
@@ -291,14 +293,18 @@ def execute(run_id: int) -> str | None:
     return outcome.status
 
 
+UNRECORDED = "the run's records could not be stored"
+
+
 def _fail_unrecorded(run_id: int, error: str) -> None:
     """The run's writer failed part-way: end the run as failed, saying so, rather than leave it
     "running" for ever (its worker is alive, so no reaper would take it) or claim a result
     whose records are missing."""
     close_old_connections()
     now = timezone.now()
-    reason = f"the run's records could not be stored: {error}"
+    reason = f"{UNRECORDED}: {error}"
     log.error("run %s: %s", run_id, reason)
+    # What is not final as stored may have run or not: its records are lost, so it failed.
     unfinished = TaskRun.objects.filter(run_id=run_id).exclude(status__in=ex.TERMINAL).values_list("pk", flat=True)
     commit_changes(
         run_id,

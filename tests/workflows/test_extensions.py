@@ -103,13 +103,21 @@ def test_a_failing_extension_does_not_break_the_run(transactional_db, extensions
     assert ("finished", "a", "success") in SEEN
 
 
-def test_a_store_that_hides_a_database_error_fails_the_run_loudly(transactional_db, extensions):
-    """Never a run that says it succeeded, or stays "running", while records of it are missing."""
+def test_a_store_that_hides_a_database_error_fails_the_run_loudly(transactional_db, extensions, tmp_path):
+    """Never a run that says it succeeded, or stays "running", while records of it are missing;
+    and once nothing more can be stored, the run stops instead of running its other tasks blind."""
     extensions(SwallowsAnError)
-    run = run_now("name: lossy\ntasks:\n  a: {run: 'echo hello'}\n  b: {run: 'true', needs: [a]}\n")
+    ran = tmp_path / "b-ran"
+    run = run_now(
+        f"name: lossy\ntasks:\n  a: {{run: 'echo hello'}}\n  b: {{run: 'sleep 60 && touch {ran}', needs: [a]}}\n"
+    )
     assert run.status == Run.FAILED, run.message
     assert run.message.startswith("the run's records could not be stored: ")
     assert run.finished_at is not None
-    tasks = dict(run.tasks.values_list("node_id", "status"))
-    assert all(status in ("success", "failed") for status in tasks.values()), tasks
-    assert TaskRun.objects.filter(run=run, status="running").count() == 0
+    # a's end was in the batch that failed, and b was stopped: neither is left unfinished.
+    assert dict(run.tasks.values_list("node_id", "status")) == {"a": "failed", "b": "failed"}
+    assert all(
+        reason.startswith("the run's records could not be stored")
+        for reason in run.tasks.values_list("reason", flat=True)
+    )
+    assert not ran.exists()
