@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +180,24 @@ def start_run(server: LiveServer, source: str) -> dict:
 def gate_command(path: Path) -> str:
     """A shell snippet that blocks until the test creates `path` (the test controls the timing)."""
     return f"while [ ! -e {path} ]; do sleep 0.02; done"
+
+
+class HeldRequest:
+    """Holds the page's first request whose URL `matches` in the network (no answer) until
+    release(): for tests of what the page does when answers come back out of order."""
+
+    def __init__(self, page, matches: Callable[[str], bool]) -> None:
+        self.page, self.matches, self.routes = page, matches, []
+        page.route(matches, lambda route: self.routes.append(route))
+
+    def sent(self):
+        """A block in which the page sends the request (returns once it has)."""
+        return self.page.expect_request(lambda request: self.matches(request.url))
+
+    def release(self) -> None:
+        """Let the answer go, and return once the page has handled it."""
+        with self.page.expect_response(lambda response: self.matches(response.url)) as answer:
+            self.routes[0].continue_()
+        answer.value.finished()
+        # A full turn of the page's event loop: the answer's handlers have run by then.
+        self.page.evaluate("() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => done()), 0))")

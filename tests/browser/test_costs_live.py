@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import gate_command, login, shot
+from .conftest import HeldRequest, gate_command, login, shot, start_run
 
 
 def money(page, selector: str) -> float:
@@ -63,29 +63,20 @@ tasks:
   quick: {{run: "exit 0"}}
   waits: {{run: "{gate_command(gates / "end")}"}}
 """
-    workflow = server.api("POST", "/api/workflows/", {"source": source}, role="operator")
-    run = server.api("POST", f"/api/workflows/{workflow['id']}/runs/", {}, role="operator")
+    run = start_run(server, source)
     login(page, server, "viewer")
     page.goto(f"{server.url}/runs/{run['id']}/")
     page.wait_for_selector("svg.dag g.node[data-node='quick'].status-success")
     page.wait_for_selector("svg.dag g.node[data-node='waits'].status-running")
 
-    def of_waits(url: str) -> bool:
-        return "/api/costs/records/" in url and "node=waits" in url
-
-    held = []
-    page.route(of_waits, lambda route: held.append(route))  # not answered until the test lets it go
-    with page.expect_request(lambda request: of_waits(request.url)):
+    held = HeldRequest(page, lambda url: "/api/costs/records/" in url and "node=waits" in url)
+    with held.sent():
         page.click("svg.dag g.node[data-node='waits']")
     page.click("svg.dag g.node[data-node='quick']")
     page.wait_for_selector("#cost-why-body .cost-record")
     assert page.locator("#cost-why-body").inner_text().startswith("Attempt 1")
 
-    with page.expect_response(lambda response: of_waits(response.url)) as answer:
-        held[0].continue_()
-    answer.value.finished()
-    # A full turn of the page's event loop: the held answer's handlers have run by then.
-    page.evaluate("() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => done()), 0))")
+    held.release()
     assert page.locator("#cost-why-body").inner_text().startswith("Attempt 1")
     assert page.locator("#cost-why-node").inner_text() == "— quick"
     (gates / "end").touch()

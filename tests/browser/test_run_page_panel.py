@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import gate_command, login, shot
+from .conftest import HeldRequest, gate_command, login, shot, start_run
 from .test_run_page_live import create_workflow
 
 
@@ -86,27 +86,21 @@ tasks:
   quick: {{run: "exit 0"}}
   waits: {{run: "{gate_command(gates / "end")}"}}
 """
-    run = server.api("POST", f"/api/workflows/{create_workflow(server, source)}/runs/", {}, role="operator")
+    run = start_run(server, source)
     login(page, server, "operator")
     page.goto(f"{server.url}/runs/{run['id']}/")
     page.wait_for_selector("svg.dag g.node[data-node='quick'].status-success")
     page.wait_for_selector("svg.dag g.node[data-node='waits'].status-running")
     waits_id = next(t["id"] for t in server.run(run["id"])["tasks"] if t["node_id"] == "waits")
-    held = []
-    detail = f"**/api/taskruns/{waits_id}/"
-    page.route(detail, lambda route: held.append(route))  # not answered until the test lets it go
-    with page.expect_request(detail):
+    held = HeldRequest(page, lambda url: url.endswith(f"/api/taskruns/{waits_id}/"))
+    with held.sent():
         page.click("svg.dag g.node[data-node='waits']")
     page.click("svg.dag g.node[data-node='quick']")
     page.wait_for_function("document.querySelectorAll('#panel-attempts tbody tr').length === 1")
     rows = lambda: [r.inner_text().split("\t")[:3] for r in page.locator("#panel-attempts tbody tr").all()]  # noqa: E731
     assert rows() == [["1", "success", "0"]]
 
-    with page.expect_response(detail) as answer:
-        held[0].continue_()
-    answer.value.finished()
-    # A full turn of the page's event loop: the held answer's handlers have run by then.
-    page.evaluate("() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => done()), 0))")
+    held.release()
     assert rows() == [["1", "success", "0"]]
     assert page.locator("#panel-title").inner_text() == "quick"
     (gates / "end").touch()
