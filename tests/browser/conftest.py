@@ -201,3 +201,21 @@ class HeldRequest:
         answer.value.finished()
         # A full turn of the page's event loop: the answer's handlers have run by then.
         self.page.evaluate("() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => done()), 0))")
+
+
+def open_quick_and_waiting(page, server: LiveServer, gates: Path, role: str, name: str, header: str = "") -> dict:
+    """A run of two tasks, open on its page: `quick` has succeeded, `waits` runs until the test
+    creates gates/end."""
+    source = f"""
+name: {name}
+{header}
+tasks:
+  quick: {{run: "exit 0"}}
+  waits: {{run: "{gate_command(gates / "end")}"}}
+"""
+    run = start_run(server, source)
+    login(page, server, role)
+    page.goto(f"{server.url}/runs/{run['id']}/")
+    page.wait_for_selector("svg.dag g.node[data-node='quick'].status-success")
+    page.wait_for_selector("svg.dag g.node[data-node='waits'].status-running")
+    return run

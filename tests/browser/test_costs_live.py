@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import HeldRequest, gate_command, login, shot, start_run
+from .conftest import HeldRequest, gate_command, login, open_quick_and_waiting, shot
 
 
 def money(page, selector: str) -> float:
@@ -56,18 +56,8 @@ def test_the_costs_page_renders_for_a_viewer(page, server):
 def test_a_late_answer_for_the_node_explained_before_does_not_replace_the_one_shown(page, server, gates):
     """Click `waits` (its cost records held back in the network), then `quick`: when the held
     answer arrives last, the box still explains quick (it said waits was still running)."""
-    source = f"""
-name: explain_race
-cost: {{provider: aws, region: us-east-1, instance_type: m5.large}}
-tasks:
-  quick: {{run: "exit 0"}}
-  waits: {{run: "{gate_command(gates / "end")}"}}
-"""
-    run = start_run(server, source)
-    login(page, server, "viewer")
-    page.goto(f"{server.url}/runs/{run['id']}/")
-    page.wait_for_selector("svg.dag g.node[data-node='quick'].status-success")
-    page.wait_for_selector("svg.dag g.node[data-node='waits'].status-running")
+    header = "cost: {provider: aws, region: us-east-1, instance_type: m5.large}"
+    open_quick_and_waiting(page, server, gates, "viewer", "explain_race", header)
 
     held = HeldRequest(page, lambda url: "/api/costs/records/" in url and "node=waits" in url)
     with held.sent():

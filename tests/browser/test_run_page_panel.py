@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import HeldRequest, gate_command, login, shot, start_run
+from .conftest import HeldRequest, gate_command, login, open_quick_and_waiting, shot
 from .test_run_page_live import create_workflow
 
 
@@ -80,17 +80,7 @@ tasks:
 def test_a_late_answer_for_the_task_opened_before_does_not_fill_the_panel(page, server, gates):
     """Open `waits` (its details held back in the network), then `quick`: when the held answer
     arrives after quick's, the panel keeps quick's attempts (it showed waits' running attempt)."""
-    source = f"""
-name: panel_race
-tasks:
-  quick: {{run: "exit 0"}}
-  waits: {{run: "{gate_command(gates / "end")}"}}
-"""
-    run = start_run(server, source)
-    login(page, server, "operator")
-    page.goto(f"{server.url}/runs/{run['id']}/")
-    page.wait_for_selector("svg.dag g.node[data-node='quick'].status-success")
-    page.wait_for_selector("svg.dag g.node[data-node='waits'].status-running")
+    run = open_quick_and_waiting(page, server, gates, "operator", "panel_race")
     waits_id = next(t["id"] for t in server.run(run["id"])["tasks"] if t["node_id"] == "waits")
     held = HeldRequest(page, lambda url: url.endswith(f"/api/taskruns/{waits_id}/"))
     with held.sent():
