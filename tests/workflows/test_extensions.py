@@ -103,6 +103,7 @@ def test_a_failing_extension_does_not_break_the_run(transactional_db, extensions
     assert ("finished", "a", "success") in SEEN
 
 
+@pytest.mark.integration  # also on PostgreSQL, where a failed statement aborts the transaction
 def test_a_store_that_hides_a_database_error_fails_the_run_loudly(transactional_db, extensions, tmp_path):
     """Never a run that says it succeeded, or stays "running", while records of it are missing;
     and once nothing more can be stored, the run stops instead of running its other tasks blind."""

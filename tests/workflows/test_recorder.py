@@ -11,7 +11,7 @@ from tests.conftest import make_workflow, wait_until
 from workflows import runner
 from workflows.recorder import RunRecorder
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_writer_whose_last_batch_fails_still_closes_and_says_why():
