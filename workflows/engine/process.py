@@ -8,16 +8,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import resource
 import select
 import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from .handle import ProcessHandle, ProcessResult, group_alive, killpg, trusted_maxrss
+from .lines import LineSplitter
 from .spawn import spawn
 
 __all__ = ["ProcessHandle", "ProcessLoop", "ProcessResult", "run_process"]
@@ -32,193 +32,6 @@ _FALLBACK_POLL_MAX_S = 0.05
 _SAMPLE_FIRST_S = 0.05
 _SAMPLE_MAX_S = 1.0
 _GROUP_POLL_S = 0.02
-
-
-@dataclass
-class ProcessResult:
-    exit_code: int | None = None
-    signal: int | None = None
-    timed_out: bool = False
-    cancelled: bool = False
-    started_at: float = 0.0
-    ended_at: float = 0.0
-    wall_s: float = 0.0
-    cpu_user_s: float = 0.0
-    cpu_sys_s: float = 0.0
-    peak_rss_bytes: int = 0
-    error: str | None = None
-    pid: int | None = None
-
-    @property
-    def cpu_s(self) -> float:
-        return self.cpu_user_s + self.cpu_sys_s
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
-
-
-def _trusted_maxrss(rusage: Any) -> int:
-    """wait4's ru_maxrss, unless it may be ours.
-
-    A child starts life in (a copy of) this process's memory, and the kernel carries that
-    memory's high-water mark into the child's ru_maxrss when it execs. So a child figure at or
-    below our own peak says nothing about the child: then only the sampled figures count.
-    """
-    if rusage is None:
-        return 0
-    child = rusage.ru_maxrss * 1024
-    return child if child > resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 else 0
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # a member changed uid: it exists
-    return True
-
-
-class ProcessHandle:
-    """Created by run_process's caller so another thread can cancel it."""
-
-    def __init__(self) -> None:
-        self.pid: int | None = None
-        self.pgid: int | None = None
-        # Guards every field below: cancel() and usage() run on other threads than run_process.
-        self._lock = threading.Lock()
-        self._used = False
-        self._cancelled = False
-        self._cancel_grace = 5.0
-        self._cancels = 0  # how many times cancel() was called: the loop acts on each
-        self._term_sent = False
-        self._reaped = False
-        self._wake_fd: int | None = None
-        self._peak_rss = 0
-
-    def cancel(self, grace: float = 5.0) -> None:
-        """SIGTERM the process group now and SIGKILL it `grace` seconds later."""
-        with self._lock:
-            self._cancel_grace = min(grace, self._cancel_grace) if self._cancelled else grace
-            self._cancelled = True
-            self._cancels += 1
-            # Signal from here rather than waiting for the run loop, which may be busy in on_line.
-            self._send_term_locked()
-            if self._wake_fd is not None:
-                os.eventfd_write(self._wake_fd, 1)
-
-    def _send_term_locked(self) -> None:
-        # Once only: a second SIGTERM makes many programs skip their graceful shutdown.
-        if self.pgid is not None and not self._reaped and not self._term_sent:
-            self._term_sent = True
-            _killpg(self.pgid, signal.SIGTERM)
-
-    def usage(self) -> tuple[float, int]:
-        """(CPU seconds so far, current RSS bytes) of the process tree; (0.0, 0) if not running.
-
-        Walks the tree through /proc/<pid>/task/<tid>/children rather than psutil's children(),
-        which reads every process on the machine to find one tree.
-        """
-        with self._lock:
-            if self.pid is None or self._reaped:
-                return 0.0, 0
-            root = self.pid
-        cpu, rss = 0.0, 0
-        stack = [root]
-        seen: set[int] = set()
-        while stack:
-            pid = stack.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            stat = _proc_stat(pid)
-            if stat is None:
-                continue
-            # utime, stime and (already reaped) children's cutime, cstime, then rss in pages.
-            cpu += (stat[11] + stat[12] + stat[13] + stat[14]) / _CLOCK_TICKS
-            rss += stat[21] * _PAGE_SIZE
-            stack.extend(_children(pid))
-        with self._lock:
-            self._peak_rss = max(self._peak_rss, rss)
-        return cpu, rss
-
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _proc_stat(pid: int) -> list[int] | None:
-    """The numeric fields of /proc/<pid>/stat after the command name (index 0 is `state`)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        fields = data[data.rindex(b")") + 2 :].split()
-        return [0] + [int(f) for f in fields[1:]]
-    except (OSError, ValueError):
-        return None
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
-                found.extend(int(c) for c in fh.read().split())
-    except (OSError, ValueError):
-        pass
-    return found
-
-
-def _cut_point(data: bytes, limit: int) -> int:
-    # Back off to a UTF-8 character start so a split piece does not end in mojibake.
-    cut = limit
-    while cut > max(limit - 3, 1) and data[cut] & 0xC0 == 0x80:
-        cut -= 1
-    return cut if data[cut] & 0xC0 != 0x80 else limit
-
-
-class _LineSplitter:
-    __slots__ = ("buf", "cut", "limit", "name", "on_line")
-
-    def __init__(
-        self, name: str, on_line: Callable[[str, str], None], limit: int, cut: Callable[[bytes, int], int] | None
-    ) -> None:
-        self.name, self.on_line, self.limit, self.cut, self.buf = name, on_line, limit, cut, b""
-
-    def feed(self, data: bytes) -> None:
-        if self.buf:
-            data = self.buf + data
-        *lines, rest = data.split(b"\n")
-        for line in lines:
-            self._emit(line[:-1] if line.endswith(b"\r") else line)
-        # An endless line is passed on in pieces, so the buffer never grows past the limit.
-        self.buf = self._emit_pieces(rest) if len(rest) > self.limit else rest
-
-    def flush(self) -> None:
-        if self.buf:
-            self._emit(self.buf)
-            self.buf = b""
-
-    def _emit_pieces(self, data: bytes) -> bytes:
-        while len(data) > self.limit:
-            cut = _cut_point(data, self.limit)
-            if self.cut is not None:  # not through a secret: each piece is masked on its own
-                cut = self.cut(data, cut) or cut
-            self.on_line(self.name, data[:cut].decode("utf-8", "replace"))
-            data = data[cut:]
-        return data
-
-    def _emit(self, line: bytes) -> None:
-        if len(line) > self.limit:
-            line = self._emit_pieces(line)
-        self.on_line(self.name, line.decode("utf-8", "replace"))
 
 
 @functools.lru_cache(maxsize=512)
@@ -252,7 +65,7 @@ class _Proc:
         self.child: Any = None
         self.pid = 0
         self.pidfd: int | None = None
-        self.pipes: dict[int, _LineSplitter | None] = {}
+        self.pipes: dict[int, LineSplitter | None] = {}
         self.exited = False
         self.status: int | None = None
         self.rusage: Any = None
@@ -306,7 +119,7 @@ class _Proc:
         try:
             for name, fd in (("stdout", child.stdout), ("stderr", child.stderr)):
                 on_line = self.on_line
-                self.pipes[fd] = _LineSplitter(name, on_line, self.max_line_bytes, self.line_cut) if on_line else None
+                self.pipes[fd] = LineSplitter(name, on_line, self.max_line_bytes, self.line_cut) if on_line else None
                 loop._watch(fd, self)
             try:
                 self.pidfd = os.pidfd_open(child.pid)
@@ -394,7 +207,7 @@ class _Proc:
             self.kill_at = now + self.kill_grace
         if self.kill_at is not None and not self.killed and now >= self.kill_at:
             self.killed = True
-            _killpg(self.pid, signal.SIGKILL)
+            killpg(self.pid, signal.SIGKILL)
         wake_at: float | None = None
         if self.exited:
             drain_until = max(self.exit_at + DRAIN_AFTER_EXIT_S, self.kill_at or 0.0)
@@ -402,7 +215,7 @@ class _Proc:
                 return True
             if self.pipes:
                 wake_at = drain_until
-            elif self.kill_at is None or self.killed or not _group_alive(self.pid):
+            elif self.kill_at is None or self.killed or not group_alive(self.pid):
                 return True
             else:  # after SIGTERM the rest of the group keeps its grace period
                 wake_at = now + _GROUP_POLL_S
@@ -412,7 +225,7 @@ class _Proc:
             wake_at = self.kill_at if wake_at is None else min(wake_at, self.kill_at)
         if not self.exited:
             # Memory samples at 50 ms, 100 ms, ... then every second: wait4's peak can't be
-            # trusted for a child smaller than us (_trusted_maxrss), so these are the figure.
+            # trusted for a child smaller than us (trusted_maxrss), so these are the figure.
             if now >= self.sample_at:
                 self.handle.usage()
                 self.sample_every = min(self.sample_every * 2, _SAMPLE_MAX_S)
@@ -430,7 +243,7 @@ class _Proc:
         """Kill what is left of the group, take what is still in the pipes, and give the result."""
         try:
             # Nothing of the task may outlive it: kill whatever of the group is left.
-            _killpg(self.pid, signal.SIGKILL)
+            killpg(self.pid, signal.SIGKILL)
             # Pipes still open here were held by children that were just killed.
             for fd, splitter in self.pipes.items():
                 os.set_blocking(fd, False)  # take only what is already buffered
@@ -459,7 +272,7 @@ class _Proc:
             wall_s=time.monotonic() - self.t0,
             cpu_user_s=rusage.ru_utime if rusage else 0.0,
             cpu_sys_s=rusage.ru_stime if rusage else 0.0,
-            peak_rss_bytes=max(_trusted_maxrss(rusage), self.handle._peak_rss),
+            peak_rss_bytes=max(trusted_maxrss(rusage), self.handle._peak_rss),
             error=self.error,
             pid=self.pid,
         )
@@ -470,7 +283,7 @@ class _Proc:
         self.failure = exc
         if self.child is None:
             return
-        _killpg(self.pid, signal.SIGKILL)
+        killpg(self.pid, signal.SIGKILL)
         if not self.exited:
             self._reap(0)
         self._release()
@@ -605,30 +418,15 @@ class ProcessLoop:
             self._poller.unregister(fd)
 
 
-def run_process(
-    argv: Sequence[str],
-    *,
-    env: Mapping[str, str] | None,
-    cwd: str | None,
-    timeout: float | None,
-    on_line: Callable[[str, str], None] | None,
-    handle: ProcessHandle | None = None,
-    on_start: Callable[[int], None] | None = None,
-    kill_grace: float = 5.0,
-    max_line_bytes: int = 65536,
-    line_cut: Callable[[bytes, int], int] | None = None,
-) -> ProcessResult:
+def run_process(argv: Sequence[str], **options: Any) -> ProcessResult:
     """Run argv to completion; never raises for a command that cannot start (see .error).
 
     A line longer than max_line_bytes is passed on in pieces; `line_cut(data, cut)` may move
     each cut (a masker keeps a secret whole within one piece). An error raised by on_line or
-    on_start kills the process group and is raised here."""
+    on_start kills the process group and is raised here. The options are ProcessLoop.start's."""
     loop = ProcessLoop()
     try:
-        proc = loop.start(
-            argv, env=env, cwd=cwd, timeout=timeout, on_line=on_line, handle=handle, on_start=on_start,
-            kill_grace=kill_grace, max_line_bytes=max_line_bytes, line_cut=line_cut,
-        )  # fmt: skip
+        proc = loop.start(argv, **options)
         while proc.result is None:
             loop.wait(None)
     finally:
