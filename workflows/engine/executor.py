@@ -7,7 +7,6 @@ timeout. Everything that happens is reported through `Hooks`; the executor store
 from __future__ import annotations
 
 import contextlib
-import functools
 import heapq
 import itertools
 import os
@@ -18,134 +17,36 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import conditions, templates
 from .dag import Node, Plan
+from .hooks import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    RETRYING,
+    RUNNING,
+    SKIPPED,
+    SUCCESS,
+    TERMINAL,
+    UPSTREAM_FAILED,
+    AttemptInfo,
+    AttemptRefused,
+    Hooks,
+    NodeOutcome,
+    RunOutcome,
+)
 from .outputs import parse_outputs
 from .process import ProcessHandle, ProcessLoop, ProcessResult, _Proc
-from .shell import render_shell
+from .shell import command_argv
 from .spawn import FixedEnv, TaskEnv
 
-PENDING = "pending"
-RUNNING = "running"
-RETRYING = "retrying"
-SUCCESS = "success"
-FAILED = "failed"
-SKIPPED = "skipped"
-UPSTREAM_FAILED = "upstream_failed"
-CANCELLED = "cancelled"
-TERMINAL = frozenset({SUCCESS, FAILED, SKIPPED, UPSTREAM_FAILED, CANCELLED})
-
-# Words a plain exec can't run: they only mean something inside a shell.
-SHELL_WORDS = frozenset(
-    "cd export exit set unset source . alias if for while until case function return "
-    "eval exec trap shift read wait ulimit umask local declare typeset readonly let { ! [[".split()
-)
-SHELL_CHARS = frozenset("|&;<>()$`\\*?[]#~{}!\n")
-
-
-class AttemptRefused(Exception):
-    """Raised by a hook before the process starts (a secret that cannot be read): the attempt
-    fails with this message as its error, rather than as an internal error."""
-
-
-@dataclass
-class NodeOutcome:
-    status: str
-    exit_code: int | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
-    attempts: int = 0
-    reason: str = ""
-
-
-@dataclass
-class AttemptInfo:
-    node_id: str
-    attempt: int
-    result: ProcessResult
-    status: str  # success, failed, timeout, cancelled
-    outputs: dict[str, str]
-    warnings: list[str]
-    retry_delay: float | None  # set when another attempt will follow
-
-
-@dataclass
-class RunOutcome:
-    status: str  # success, failed, cancelled
-    reason: str = ""
-    nodes: dict[str, NodeOutcome] = field(default_factory=dict)
-
-
-class Hooks:
-    """What the executor reports. Called from the thread running the run, except progress()
-    (the usage sampler's thread), so implementations must be thread-safe. That one thread also
-    watches every running process: a hook that blocks (attempt_env reading a secret store)
-    holds up the others' live lines and timeouts for as long, never their results."""
-
-    progress_interval: float | None = None  # seconds between progress() samples; None disables
-
-    def node_state(self, node_id: str, state: str, *, attempt: int = 0, outcome: NodeOutcome | None = None,
-                   reason: str = "") -> None: ...  # fmt: skip
-
-    def attempt_started(self, node_id: str, attempt: int, *, command: str, ready_at: float,
-                        started_at: float, pid: int | None) -> None: ...  # fmt: skip
-
-    def attempt_finished(self, info: AttemptInfo) -> None: ...
-
-    def log(self, node_id: str, attempt: int, stream: str, line: str) -> None: ...
-
-    def attempt_env(self, node_id: str, attempt: int) -> Mapping[str, str]:
-        """Variables for this attempt, over everything else (a secret, its trace context)."""
-        return {}
-
-    def run_env(self) -> Mapping[str, str]:
-        """Variables every task of the run gets, under the workflow's own `env:` (which wins).
-        Asked once, before the first attempt; encoded once for all of them."""
-        return {}
-
-    def filter_outputs(self, node_id: str, outputs: dict[str, str]) -> dict[str, str]:
-        return outputs
-
-    def progress(self, node_id: str, attempt: int, cpu_s: float, rss_bytes: int, wall_s: float) -> None: ...
-
-    def line_cut(self, data: bytes, cut: int) -> int:
-        """Where to cut a line too long to pass on whole (see run_process); `cut` by default."""
-        return cut
-
-
-def command_argv(command: str | list[str], ctx: Mapping[str, Any] | None) -> list[str]:
-    """Render ${{ }} and decide between a direct exec and `/bin/sh -c`.
-
-    Substituted values are escaped for the quoting they land in (see shell.py), so an upstream
-    output can never inject a command. A command with no shell syntax is exec'd directly: it
-    saves a shell per task.
-    """
-    if isinstance(command, list):
-        return [templates.render(arg, ctx or {}) for arg in command]
-    if "${{" in command:  # rendered values are not kept
-        text = render_shell(command, ctx or {})
-        argv = _direct_argv.__wrapped__(text)
-    else:
-        text = command
-        argv = _direct_argv(text)
-    return list(argv) if argv is not None else ["/bin/sh", "-c", text]
-
-
-@functools.lru_cache(maxsize=1024)
-def _direct_argv(text: str) -> tuple[str, ...] | None:
-    """The words of a command a plain exec can run; None if it needs a shell. Kept for texts
-    written in the workflow: many of its tasks (every leg of a matrix) often run the same one."""
-    if not SHELL_CHARS.isdisjoint(text):
-        return None
-    try:
-        argv = shlex.split(text)
-    except ValueError:
-        return None
-    if argv and argv[0] not in SHELL_WORDS and "=" not in argv[0]:
-        return tuple(argv)
-    return None
+# What it reports, importable from here as ever (`executor.AttemptInfo`, `executor.TERMINAL`).
+__all__ = [
+    "AttemptInfo", "AttemptRefused", "CANCELLED", "Executor", "FAILED", "Hooks", "NodeOutcome", "PENDING",
+    "RETRYING", "RUNNING", "RunOutcome", "SKIPPED", "SUCCESS", "TERMINAL", "UPSTREAM_FAILED",
+]  # fmt: skip
 
 
 class Executor:

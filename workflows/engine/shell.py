@@ -4,10 +4,14 @@ One quoting is not enough: shlex.quote's '...' is inert inside "..." (so `echo "
 run a `$(...)` held in x) and closes early inside '...'. Each value is therefore escaped for the
 context it lands in, found by a small scan of the script: unquoted, '...', "...", `...`, $(...),
 a comment or a here-document body.
+
+command_argv then decides how a task's command runs: exec'd directly when it has no shell
+syntax, else through `/bin/sh -c`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Mapping
@@ -149,3 +153,44 @@ def _heredoc_bodies(
             result.extend(([*stack, kind], delimiter) for _ in range(line.count(_HOLE)))
     pending.clear()
     return min(i, len(script))
+
+
+# Words a plain exec can't run: they only mean something inside a shell.
+SHELL_WORDS = frozenset(
+    "cd export exit set unset source . alias if for while until case function return "
+    "eval exec trap shift read wait ulimit umask local declare typeset readonly let { ! [[".split()
+)
+SHELL_CHARS = frozenset("|&;<>()$`\\*?[]#~{}!\n")
+
+
+def command_argv(command: str | list[str], ctx: Mapping[str, Any] | None) -> list[str]:
+    """Render ${{ }} and decide between a direct exec and `/bin/sh -c`.
+
+    Substituted values are escaped for the quoting they land in (see shell.py), so an upstream
+    output can never inject a command. A command with no shell syntax is exec'd directly: it
+    saves a shell per task.
+    """
+    if isinstance(command, list):
+        return [templates.render(arg, ctx or {}) for arg in command]
+    if "${{" in command:  # rendered values are not kept
+        text = render_shell(command, ctx or {})
+        argv = _direct_argv.__wrapped__(text)
+    else:
+        text = command
+        argv = _direct_argv(text)
+    return list(argv) if argv is not None else ["/bin/sh", "-c", text]
+
+
+@functools.lru_cache(maxsize=1024)
+def _direct_argv(text: str) -> tuple[str, ...] | None:
+    """The words of a command a plain exec can run; None if it needs a shell. Kept for texts
+    written in the workflow: many of its tasks (every leg of a matrix) often run the same one."""
+    if not SHELL_CHARS.isdisjoint(text):
+        return None
+    try:
+        argv = shlex.split(text)
+    except ValueError:
+        return None
+    if argv and argv[0] not in SHELL_WORDS and "=" not in argv[0]:
+        return tuple(argv)
+    return None
