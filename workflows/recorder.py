@@ -64,6 +64,7 @@ class RunRecorder(ex.Hooks):
         self._linenos: dict[tuple[str, int], int] = {}
         self._lineno_lock = threading.Lock()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closing = threading.Event()  # cuts the writer's gathering short: the run is over
         self.failed: BaseException | None = None
         # Called (from the writer's thread, with the error) if a write fails: the runner stops
         # the run then, as nothing more of it could be stored.
@@ -130,6 +131,7 @@ class RunRecorder(ex.Hooks):
     def close(self) -> None:
         """Flush everything and stop the writer; raises if a write failed."""
         self._queue.put(None)
+        self._closing.set()
         self._thread.join()
         if self.failed is not None:
             raise self.failed
@@ -149,7 +151,9 @@ class RunRecorder(ex.Hooks):
                 gap = time.monotonic() - last_flush
                 if gap < BUSY_WINDOW and items[0] is not None:
                     flooded = gap < FLOODED
-                    time.sleep(min(MAX_COALESCE, max(COALESCE, FLOOD_FACTOR * flush_took)) if flooded else COALESCE)
+                    self._closing.wait(
+                        min(MAX_COALESCE, max(COALESCE, FLOOD_FACTOR * flush_took)) if flooded else COALESCE
+                    )
                 while len(items) < MAX_BATCH and items[-1] is not None:
                     try:
                         items.append(self._queue.get_nowait())

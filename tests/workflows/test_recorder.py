@@ -47,3 +47,24 @@ def test_a_writer_whose_last_batch_fails_still_closes_and_says_why():
     closer.join(timeout=30)
     assert not closer.is_alive(), "close() hung"
     assert [str(exc) for exc in raised] == ["disk full"]
+
+
+def test_close_does_not_wait_out_the_writers_gathering(monkeypatch):
+    """A busy run's writer gathers events for a moment before it writes them; when the run ends,
+    close() cuts that short, so the run's last records (its final status among them) are stored
+    at once rather than after the gathering window."""
+    monkeypatch.setattr("workflows.recorder.BUSY_WINDOW", 600.0)  # every batch after the first gathers...
+    monkeypatch.setattr("workflows.recorder.COALESCE", 600.0)  # ...for ten minutes
+    monkeypatch.setattr("workflows.recorder.MAX_COALESCE", 600.0)
+    run = runner.create_run(make_workflow("name: w\ntasks:\n  a: {run: 'true'}\n"), enqueue=False)
+    recorder = RunRecorder(run)
+    stored: list[str] = []
+    recorder.emit({"kind": "test"}, store=lambda: stored.append("first"))
+    wait_until(lambda: stored == ["first"], message="the first batch is written at once")
+    recorder.emit({"kind": "test"}, store=lambda: stored.append("last"))
+    wait_until(lambda: recorder._queue.qsize() == 0, message="the writer took the second event and gathers")
+    closer = threading.Thread(target=recorder.close)
+    closer.start()
+    closer.join(timeout=30)
+    assert not closer.is_alive(), "close() waited for the gathering window"
+    assert stored == ["first", "last"]
