@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from .models import CatalogueVersion
 from .pricing import catalogue as cat
@@ -64,8 +65,11 @@ def import_prices(text: str, *, filename: str = "", label: str = "", user: Any =
 
 def versions_in_use() -> list[CatalogueVersion]:
     """Active imports, newest first, then the built version that matches the installed file."""
-    versions = list(CatalogueVersion.objects.filter(kind=CatalogueVersion.IMPORTED, active=True).defer("rows"))
-    built = CatalogueVersion.objects.filter(kind=CatalogueVersion.BUILT).defer("rows").first()
+    rows = CatalogueVersion.objects.filter(
+        Q(kind=CatalogueVersion.IMPORTED, active=True) | Q(kind=CatalogueVersion.BUILT)
+    ).defer("rows")  # one query, newest first: this runs at the start of every run
+    versions = [v for v in rows if v.kind == CatalogueVersion.IMPORTED]
+    built = next((v for v in rows if v.kind == CatalogueVersion.BUILT), None)
     if built is None or built.sha256 != cat.sha256_of(cat.libcloud_pricing_path()):
         built, _ = build_version()
     return versions + [built]

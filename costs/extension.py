@@ -76,7 +76,8 @@ class CostExtension(RunExtension):
         self.spans: dict[tuple[str, int], list[float | None]] = {}  # (node, attempt) -> [start, end]
         self.peaks: dict[tuple[str, int], int] = {}
         self.live: dict[str, float] = {}
-        done = records.run_nodes(run.pk)  # a resumed run keeps what it already priced
+        # A resumed run keeps what it already priced; one never started has priced nothing.
+        done = records.run_nodes(run.pk) if run.started_at is not None else {}
         self.node_final = {node: row["total"] or 0.0 for node, row in done.items()}
         self.final_total = sum(self.node_final.values())
         self.limits = budgets.limits_for(run.workflow, run.tags, spec.budget)

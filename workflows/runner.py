@@ -20,6 +20,8 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from dashboard.events import publish_events
+
 from .batchsql import HotSql
 from .engine import executor as ex
 from .engine.spec import WorkflowSpec
@@ -143,7 +145,7 @@ def create_run(
         run = Run.objects.create(
             workflow=workflow, workflow_version=version, number=number, trigger=trigger,
             triggered_by=user if user is not None and user.is_authenticated else None,
-            params=values, tags=spec.tags, rerun_of=rerun_of,
+            params=values, tags=spec.tags, rerun_of=rerun_of, last_seq=1,  # seq 1: the "queued" event below
         )  # fmt: skip
         rows = []
         for position, (node_id, node) in enumerate(plan.nodes.items()):
@@ -157,9 +159,11 @@ def create_run(
             rows.append(row)
         with connection.cursor() as cursor:
             HotSql(connection).insert_rows(cursor, TaskRun, rows)  # 500 tasks: ~10 ms, not ~80
+        # Sent once the run is there to read, before a worker can change it.
+        queued = {"kind": "run", "id": run.pk, "seq": 1, "status": Run.QUEUED, "created_at": run.created_at.isoformat()}
+        transaction.on_commit(lambda: publish_events(run.pk, [queued], to_run_list=True))
         if enqueue:
             transaction.on_commit(lambda: enqueue_run(run.pk))
-    commit_changes(run.pk, run_fields={"status": Run.QUEUED, "created_at": run.created_at}, to_run_list=True)
     return run
 
 
