@@ -159,9 +159,10 @@ def create_run(
             rows.append(row)
         with connection.cursor() as cursor:
             HotSql(connection).insert_rows(cursor, TaskRun, rows)  # 500 tasks: ~10 ms, not ~80
-        # Sent once the run is there to read, before a worker can change it.
+        # Sent once the run is there to read, before a worker can change it; should sending
+        # fail, the run is still queued (robust: the next hook runs all the same).
         queued = {"kind": "run", "id": run.pk, "seq": 1, "status": Run.QUEUED, "created_at": run.created_at.isoformat()}
-        transaction.on_commit(lambda: publish_events(run.pk, [queued], to_run_list=True))
+        transaction.on_commit(lambda: publish_events(run.pk, [queued], to_run_list=True), robust=True)
         if enqueue:
             transaction.on_commit(lambda: enqueue_run(run.pk))
     return run

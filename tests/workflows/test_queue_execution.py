@@ -121,3 +121,16 @@ def test_a_stopped_consumer_is_no_longer_taken_for_alive(transactional_db):
     wait_until(recovery.consumer_alive, timeout=10, message="the consumer never said it was alive")
     consumer.stop(graceful=True)
     assert not recovery.consumer_alive()
+
+
+def test_a_run_whose_queued_event_cannot_be_sent_still_runs(consumer, monkeypatch):
+    """The "queued" event is sent when create_run's transaction commits, just before the run is
+    handed to the queue: should sending fail, the run must still be queued and run."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the channel layer is gone")
+
+    monkeypatch.setattr("workflows.runner.publish_events", broken)
+    run = runner.create_run(make_workflow("name: q\ntasks:\n  a: {run: 'true'}\n"), trigger="api")
+    assert Run.objects.get(pk=run.pk).last_seq >= 1  # seq 1 went to the event that was not sent
+    assert wait_for_run(run.pk).status == Run.SUCCESS
