@@ -15,24 +15,14 @@ from typing import Any
 from security.providers.base import InvalidReference, parse_reference
 
 from . import conditions, templates
+from .checker import Checker, SpecError, type_name
 from .cron import Cron, CronError
 from .loader import LineDict, LineList, LoadError, load
+from .sections import TASK_COST_FIELDS, check_budget, check_cost, check_cost_body, check_gates, check_tracing
 
 TASK_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 RESERVED_IDS = {"tasks", "params", "matrix", "run", "env", "needs", "true", "false", "null"}
 MAX_LEGS_LIMIT = 1024
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-
-
-@dataclass(frozen=True)
-class SpecError:
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
 
 
 class WorkflowInvalid(ValueError):
@@ -123,145 +113,6 @@ class WorkflowSpec:
     format: str = "yaml"
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-class _Checker:
-    def __init__(self) -> None:
-        self.errors: list[SpecError] = []
-
-    def error(self, line: int | None, path: str, message: str) -> None:
-        self.errors.append(SpecError(line, path, message))
-
-    def mapping(self, value: Any, line: int, path: str) -> LineDict | None:
-        if isinstance(value, dict):
-            if not isinstance(value, LineDict):
-                wrapped = LineDict(value)
-                wrapped.line, wrapped.key_lines = line, {}
-                return wrapped
-            return value
-        self.error(line, path, f"must be a mapping, not {_type_name(value)}")
-        return None
-
-    def unknown_fields(self, data: LineDict, allowed: set[str], path: str) -> None:
-        for key in data:
-            if key not in allowed:
-                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                self.error(data.line_of(key), _join(path, key), f"unknown field{suggestion}")
-
-    def string(self, data: LineDict, key: str, path: str, default: Any = None) -> Any:
-        if key not in data or data[key] is None:
-            return default
-        value = data[key]
-        if isinstance(value, str):
-            return value
-        self.error(data.line_of(key), _join(path, key), f"must be a string, not {_type_name(value)}")
-        return default
-
-    def number(
-        self,
-        data: LineDict,
-        key: str,
-        path: str,
-        default: Any = None,
-        *,
-        integer: bool = False,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> Any:
-        if key not in data or data[key] is None:
-            return default
-        value = data[key]
-        kind = "an integer" if integer else "a number"
-        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if not ok or isinstance(value, bool):
-            self.error(data.line_of(key), _join(path, key), f"must be {kind}, not {_type_name(value)}")
-            return default
-        if minimum is not None and value < minimum:
-            self.error(data.line_of(key), _join(path, key), f"must be at least {minimum:g}")
-            return default
-        if maximum is not None and value > maximum:
-            self.error(data.line_of(key), _join(path, key), f"must be at most {maximum:g}")
-            return default
-        return value
-
-    def boolean(self, data: LineDict, key: str, path: str, default: bool = False) -> bool:
-        if key not in data or data[key] is None:
-            return default
-        value = data[key]
-        if isinstance(value, bool):
-            return value
-        self.error(data.line_of(key), _join(path, key), f"must be true or false, not {_type_name(value)}")
-        return default
-
-    def string_map(self, data: LineDict, key: str, path: str) -> dict[str, str]:
-        """A mapping of names to scalar values (env, tags); numbers and booleans become text."""
-        if key not in data or data[key] is None:
-            return {}
-        value = self.mapping(data[key], data.line_of(key), _join(path, key))
-        if value is None:
-            return {}
-        result = {}
-        for name, item in value.items():
-            where = _join(_join(path, key), name)
-            if not isinstance(name, str):
-                self.error(value.line_of(name), where, "names must be strings")
-            elif isinstance(item, (dict, list)):
-                self.error(value.line_of(name), where, f"must be a plain value, not {_type_name(item)}")
-            else:
-                result[name] = conditions.to_text(item)
-        return result
-
-    def string_list(self, data: LineDict, key: str, path: str) -> list[str]:
-        value = data.get(key)
-        if value is None:
-            return []
-        if isinstance(value, str):
-            return [value]
-        if not isinstance(value, list):
-            self.error(data.line_of(key), _join(path, key), f"must be a list of strings, not {_type_name(value)}")
-            return []
-        result = []
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                result.append(item)
-            else:
-                line = value.line_of(index) if isinstance(value, LineList) else data.line_of(key)
-                self.error(line, f"{_join(path, key)}[{index}]", f"must be a string, not {_type_name(item)}")
-        return result
-
-    def expression(self, text: str, line: int, path: str) -> None:
-        try:
-            conditions.parse(text)
-        except conditions.ConditionError as exc:
-            self.error(line, path, f"bad condition: {exc}")
-
-    def templates(self, text: str, line: int, path: str) -> None:
-        for problem in templates.check_templates(text):
-            self.error(line, path, f"bad expression: {problem}")
-
-
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
 # --------------------------------------------------------------------------- fields
 
 TOP_FIELDS = {
@@ -290,7 +141,7 @@ def parse_workflow(text: str, filename: str | None = None) -> WorkflowSpec:
         raise WorkflowInvalid([SpecError(exc.line, "", exc.message)]) from None
     from .loader import detect_format
 
-    check = _Checker()
+    check = Checker()
     spec = _build(data, check, detect_format(text, filename))
     if spec is not None and not check.errors:
         _check_graph(spec, check)
@@ -299,7 +150,7 @@ def parse_workflow(text: str, filename: str | None = None) -> WorkflowSpec:
     return spec
 
 
-def _build(data: Any, check: _Checker, fmt: str) -> WorkflowSpec | None:
+def _build(data: Any, check: Checker, fmt: str) -> WorkflowSpec | None:
     if data is None:
         check.error(1, "", "the file is empty")
         return None
@@ -330,10 +181,10 @@ def _build(data: Any, check: _Checker, fmt: str) -> WorkflowSpec | None:
         if top.get(section) is not None:
             value = check.mapping(top[section], top.line_of(section), section)
             setattr(spec, section, dict(value) if value is not None else {})
-    _check_gates(spec.gates, top, check)
-    _check_cost(top, check)
-    _check_budget(top, check)
-    _check_tracing(top, check)
+    check_gates(spec.gates, top, check)
+    check_cost(top, check)
+    check_budget(top, check)
+    check_tracing(top, check)
     if "tasks" not in top or top["tasks"] is None:
         check.error(top.line_of("tasks") if "tasks" in top else 1, "tasks", "is required")
         return spec
@@ -343,13 +194,13 @@ def _build(data: Any, check: _Checker, fmt: str) -> WorkflowSpec | None:
     elif isinstance(tasks, dict):
         spec.tasks = _mapping_tasks(tasks, top.line_of("tasks"), check)
     else:
-        check.error(top.line_of("tasks"), "tasks", f"must be a mapping of task ids or a list, not {_type_name(tasks)}")
+        check.error(top.line_of("tasks"), "tasks", f"must be a mapping of task ids or a list, not {type_name(tasks)}")
     if not spec.tasks and not check.errors:
         check.error(top.line_of("tasks"), "tasks", "must define at least one task")
     return spec
 
 
-def _params(top: LineDict, check: _Checker) -> dict[str, Param]:
+def _params(top: LineDict, check: Checker) -> dict[str, Param]:
     if top.get("params") is None:
         return {}
     raw = check.mapping(top["params"], top.line_of("params"), "params")
@@ -381,137 +232,7 @@ def _params(top: LineDict, check: _Checker) -> dict[str, Param]:
     return result
 
 
-# gates: {code: {block_on, new_only}, dependencies: {requirements, block_on, new_only},
-#         secrets: {block, block_on, new_only, baseline}} (the security app runs them: security/gates.py)
-GATE_FIELDS = {
-    "code": {"block_on", "new_only"},
-    "dependencies": {"requirements", "block_on", "new_only"},
-    "secrets": {"block", "block_on", "new_only", "baseline"},
-}
-
-
-def _check_gates(gates: dict[str, Any], top: LineDict, check: _Checker) -> None:
-    if not gates:
-        return
-    raw = top.get("gates")
-    for kind, body in gates.items():
-        path = f"gates.{kind}"
-        line = raw.line_of(kind) if isinstance(raw, LineDict) else top.line_of("gates")
-        if kind not in ("code", "dependencies", "secrets"):
-            check.error(line, path, "unknown gate (expected code, dependencies or secrets)")
-            continue
-        body = check.mapping(body, line, path)
-        if body is None:
-            continue
-        check.unknown_fields(body, GATE_FIELDS[kind], path)
-        block_on = body.get("block_on")
-        if block_on is not None and block_on not in SEVERITIES:
-            check.error(body.line_of("block_on"), f"{path}.block_on", f"must be one of {', '.join(SEVERITIES)}")
-        check.boolean(body, "new_only", path)
-        if kind == "secrets":
-            check.boolean(body, "block", path)
-            check.string(body, "baseline", path)
-        if kind == "dependencies":
-            for name in check.string_list(body, "requirements", path):
-                if not name.strip() or name.startswith("/") or ".." in name.split("/"):
-                    check.error(body.line_of("requirements"), f"{path}.requirements",
-                                f"'{name}' must be a path inside the workflow's folder")  # fmt: skip
-
-
-# Cost and budget sections (the costs app prices attempts and enforces budgets from them).
-COST_PROVIDERS = ("aws", "azure", "gcp")
-COST_MODELS = ("allocation", "instance")
-COST_FIELDS = {"provider", "region", "instance_type", "model", "requests", "usage"}
-TASK_COST_FIELDS = {"requests", "usage"}
-COST_REQUEST_FIELDS = {"cpu", "memory_gib"}
-COST_USAGE_FIELDS = {"transfer_gb", "storage_gb_month", "gb_seconds", "requests"}
-BUDGET_FIELDS = {"run", "day", "month", "warn_at"}
-
-
-def _check_cost(top: LineDict, check: _Checker) -> None:
-    """`cost: {provider, region, instance_type, model, requests: {cpu, memory_gib}, usage: {...}}`."""
-    body = top.get("cost")
-    if not isinstance(body, LineDict):
-        return
-    _check_cost_body(body, "cost", check, COST_FIELDS)
-    named = [key for key in ("provider", "region", "instance_type") if key in body]
-    if named and len(named) < 3:
-        missing = [key for key in ("provider", "region", "instance_type") if key not in body]
-        check.error(
-            top.line_of("cost"),
-            "cost",
-            f"give provider, region and instance_type together (missing {', '.join(missing)})",
-        )
-    provider = body.get("provider")
-    if provider is not None and provider not in COST_PROVIDERS:
-        check.error(body.line_of("provider"), "cost.provider", f"must be one of {', '.join(COST_PROVIDERS)}")
-    for key in ("region", "instance_type"):
-        check.string(body, key, "cost")
-    model = body.get("model")
-    if model is not None and model not in COST_MODELS:
-        check.error(body.line_of("model"), "cost.model", f"must be one of {', '.join(COST_MODELS)}")
-
-
-def _check_cost_body(body: LineDict, path: str, check: _Checker, allowed: set[str]) -> None:
-    check.unknown_fields(body, allowed, path)
-    for key, fields in (("requests", COST_REQUEST_FIELDS), ("usage", COST_USAGE_FIELDS)):
-        if body.get(key) is None:
-            continue
-        part = check.mapping(body[key], body.line_of(key), f"{path}.{key}")
-        if part is None:
-            continue
-        check.unknown_fields(part, fields, f"{path}.{key}")
-        for name in fields:
-            check.number(part, name, f"{path}.{key}", minimum=0)
-
-
-def _check_budget(top: LineDict, check: _Checker) -> None:
-    """`budget: {run: 0.50, day: 5, month: 100, warn_at: 0.8}` in USD; warn_at is a fraction."""
-    body = top.get("budget")
-    if not isinstance(body, LineDict):
-        return
-    check.unknown_fields(body, BUDGET_FIELDS, "budget")
-    for key in ("run", "day", "month"):
-        value = check.number(body, key, "budget", minimum=0)
-        if value == 0:
-            check.error(body.line_of(key), f"budget.{key}", "must be above 0 (leave it out for no budget)")
-    check.number(body, "warn_at", "budget", minimum=0.01, maximum=1)
-
-
-# The tracing section (the tracing app reads it: tracing/otel/config.py).
-TRACING_FIELDS = {"enabled", "sampler", "ratio", "tail", "attributes"}
-TRACING_SAMPLERS = ("always_on", "always_off", "ratio", "tail")
-TRACING_OTEL_SAMPLERS = {"parentbased_always_on", "parentbased_always_off", "traceidratio", "parentbased_traceidratio"}
-TRACING_TAIL_FIELDS = {"slower_than", "slower_than_usual", "failed", "retried", "tags"}
-
-
-def _check_tracing(top: LineDict, check: _Checker) -> None:
-    """`tracing: {enabled, sampler, ratio, tail: {slower_than, slower_than_usual, failed, retried, tags},
-    attributes}`."""
-    body = top.get("tracing")
-    if not isinstance(body, LineDict):
-        return
-    check.unknown_fields(body, TRACING_FIELDS, "tracing")
-    check.boolean(body, "enabled", "tracing")
-    sampler = body.get("sampler")
-    if sampler is not None and sampler not in TRACING_SAMPLERS and sampler not in TRACING_OTEL_SAMPLERS:
-        check.error(body.line_of("sampler"), "tracing.sampler", f"must be one of {', '.join(TRACING_SAMPLERS)}")
-    check.number(body, "ratio", "tracing", minimum=0, maximum=1)
-    check.string_map(body, "attributes", "tracing")
-    if body.get("tail") is None:
-        return
-    tail = check.mapping(body["tail"], body.line_of("tail"), "tracing.tail")
-    if tail is None:
-        return
-    check.unknown_fields(tail, TRACING_TAIL_FIELDS, "tracing.tail")
-    check.number(tail, "slower_than", "tracing.tail", minimum=0)
-    check.number(tail, "slower_than_usual", "tracing.tail", minimum=1)
-    check.boolean(tail, "failed", "tracing.tail")
-    check.boolean(tail, "retried", "tracing.tail")
-    check.string_map(tail, "tags", "tracing.tail")
-
-
-def _mapping_tasks(tasks: dict, line: int, check: _Checker) -> dict[str, TaskSpec]:
+def _mapping_tasks(tasks: dict, line: int, check: Checker) -> dict[str, TaskSpec]:
     result: dict[str, TaskSpec] = {}
     lines = tasks.line_of if isinstance(tasks, LineDict) else (lambda _k: line)
     for task_id, body in tasks.items():
@@ -532,7 +253,7 @@ def _mapping_tasks(tasks: dict, line: int, check: _Checker) -> dict[str, TaskSpe
     return result
 
 
-def _seed_tasks(items: list, line: int, check: _Checker) -> dict[str, TaskSpec]:
+def _seed_tasks(items: list, line: int, check: Checker) -> dict[str, TaskSpec]:
     """The seed's list form: [{id, script, depends_on, metadata: {timeout, retry_policy}}]."""
     result: dict[str, TaskSpec] = {}
     first_line: dict[str, int] = {}
@@ -564,7 +285,7 @@ def _seed_tasks(items: list, line: int, check: _Checker) -> dict[str, TaskSpec]:
     return result
 
 
-def _seed_to_mapping(data: LineDict, path: str, check: _Checker) -> LineDict:
+def _seed_to_mapping(data: LineDict, path: str, check: Checker) -> LineDict:
     merged = LineDict({k: v for k, v in data.items() if k not in ("id", "depends_on", "metadata")})
     merged.line, merged.key_lines = data.line, dict(data.key_lines)
     if "depends_on" in data:
@@ -587,7 +308,7 @@ def _seed_to_mapping(data: LineDict, path: str, check: _Checker) -> LineDict:
     return merged
 
 
-def _valid_id(task_id: Any, line: int, path: str, check: _Checker) -> bool:
+def _valid_id(task_id: Any, line: int, path: str, check: Checker) -> bool:
     if not isinstance(task_id, str) or not TASK_ID_RE.match(task_id):
         check.error(line, path, "a task id must start with a letter or _ and hold only letters, digits, _ and -")
         return False
@@ -597,7 +318,7 @@ def _valid_id(task_id: Any, line: int, path: str, check: _Checker) -> bool:
     return True
 
 
-def _task(task_id: str, data: LineDict, line: int, path: str, check: _Checker) -> TaskSpec | None:
+def _task(task_id: str, data: LineDict, line: int, path: str, check: Checker) -> TaskSpec | None:
     run = _command(data, path, check)
     if run is None:
         return None
@@ -639,7 +360,7 @@ def _task(task_id: str, data: LineDict, line: int, path: str, check: _Checker) -
         cost = check.mapping(data["cost"], data.line_of("cost"), f"{path}.cost")
         task.cost = dict(cost or {})
         if cost:
-            _check_cost_body(cost, f"{path}.cost", check, TASK_COST_FIELDS)
+            check_cost_body(cost, f"{path}.cost", check, TASK_COST_FIELDS)
     texts = [task.run] if isinstance(task.run, str) else list(task.run)
     for text in texts:
         check.templates(text, data.line_of("run") if "run" in data else data.line_of("script"), f"{path}.run")
@@ -648,7 +369,7 @@ def _task(task_id: str, data: LineDict, line: int, path: str, check: _Checker) -
     return task
 
 
-def _command(data: LineDict, path: str, check: _Checker) -> str | list[str] | None:
+def _command(data: LineDict, path: str, check: Checker) -> str | list[str] | None:
     if "run" in data and "script" in data:
         check.error(data.line_of("script"), f"{path}.script", "give either run or script, not both")
         return None
@@ -681,7 +402,7 @@ def _command(data: LineDict, path: str, check: _Checker) -> str | list[str] | No
     return None
 
 
-def _retry(raw: Any, line: int, path: str, check: _Checker) -> Retry:
+def _retry(raw: Any, line: int, path: str, check: Checker) -> Retry:
     retry = Retry()
     if isinstance(raw, int) and not isinstance(raw, bool):
         if raw < 1:
@@ -718,7 +439,7 @@ def _retry(raw: Any, line: int, path: str, check: _Checker) -> Retry:
     return retry
 
 
-def _matrix(raw: Any, line: int, path: str, check: _Checker) -> Matrix | None:
+def _matrix(raw: Any, line: int, path: str, check: Checker) -> Matrix | None:
     data = check.mapping(raw, line, path)
     if data is None:
         return None
@@ -765,7 +486,7 @@ def parse_need(need: str) -> tuple[str, str | None]:
     return need, None
 
 
-def _check_graph(spec: WorkflowSpec, check: _Checker) -> None:
+def _check_graph(spec: WorkflowSpec, check: Checker) -> None:
     import networkx as nx
 
     from .dag import leg_key, matrix_legs
@@ -818,7 +539,7 @@ def _check_graph(spec: WorkflowSpec, check: _Checker) -> None:
     _check_references(spec, graph, check)
 
 
-def _check_references(spec: WorkflowSpec, graph: Any, check: _Checker) -> None:
+def _check_references(spec: WorkflowSpec, graph: Any, check: Checker) -> None:
     """Conditions and ${{ }} may only read tasks upstream of the task (they'd be empty otherwise)."""
     import networkx as nx
 
