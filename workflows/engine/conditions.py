@@ -4,13 +4,15 @@ mapping keys, never Python attributes."""
 
 from __future__ import annotations
 
-import json
-import math
-import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
+
+from .values import FUNCTIONS, ORDERING, ConditionError, coerce, contains, equals, lookup, to_number, to_text, truthy
+
+# The public API, with the value rules it shares with the templates.
+__all__ = ["ConditionError", "Expr", "evaluate", "parse", "to_text", "truthy"]
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 100
@@ -21,25 +23,15 @@ _TOKEN = re.compile(
     |(?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\],.])|(?P<end>\Z))""",
     re.VERBOSE | re.DOTALL | re.ASCII,
 )
-_NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 _LITERALS = {"true": True, "false": False, "null": None}
 _LITERALS |= {"True": True, "False": False, "None": None}
 _KEYWORDS = {"and", "or", "not", "in"}
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">=", "in"}
-_ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 # A node is a tuple: ("lit", value), ("name", id), ("path", node, keys), ("not", node),
 # ("or" | "and" | "list", nodes), ("call", name, nodes) or ("cmp", op, left, right).
 Node = tuple[Any, ...]
-
-
-class ConditionError(ValueError):
-    """A condition or template that cannot be parsed or evaluated."""
-
-    def __init__(self, message: str, column: int | None = None) -> None:
-        super().__init__(message if column is None else f"{message} at column {column}")
-        self.message, self.column = message, column
 
 
 class _Token(NamedTuple):
@@ -62,7 +54,7 @@ def _tokenize(src: str) -> list[_Token]:
         if kind == "quote":
             raise ConditionError("unterminated string", column)
         value = _unescape(text, column) if kind == "str" else text
-        value = _to_number(text) if kind == "num" else value
+        value = to_number(text) if kind == "num" else value
         tokens.append(_Token(kind, text, value, column))
     return tokens
 
@@ -122,11 +114,11 @@ def _eval(node: Node, ctx: Mapping[str, Any]) -> Any:
     if kind == "lit":
         return node[1]
     if kind == "name":
-        return _lookup(ctx, node[1])
+        return lookup(ctx, node[1])
     if kind == "path":
         value = _eval(node[1], ctx)
         for key in node[2]:
-            value = _lookup(value, key)
+            value = lookup(value, key)
         return value
     if kind == "not":
         return not truthy(_eval(node[1], ctx))
@@ -139,104 +131,14 @@ def _eval(node: Node, ctx: Mapping[str, Any]) -> Any:
     if kind == "list":
         return [_eval(item, ctx) for item in node[1]]
     if kind == "call":
-        return _FUNCTIONS[node[1].lower()][1](*(_eval(arg, ctx) for arg in node[2]))
+        return FUNCTIONS[node[1].lower()][1](*(_eval(arg, ctx) for arg in node[2]))
     op, a, b = node[1], _eval(node[2], ctx), _eval(node[3], ctx)
     if op in ("==", "!="):
-        return _equals(a, b) == (op == "==")
+        return equals(a, b) == (op == "==")
     if op in ("in", "not in"):
-        return _contains(b, a) == (op == "in")
-    pair = _coerce(a, b)
-    return pair is not None and _ORDERING[op](*pair)
-
-
-def _lookup(value: Any, key: Any) -> Any:
-    # The security boundary: mapping keys and list indexes only, never getattr().
-    if isinstance(value, Mapping):
-        return value.get(key)
-    if isinstance(value, (list, tuple)) and type(key) is int and 0 <= key < len(value):
-        return value[key]
-    return None
-
-
-def _to_number(value: Any) -> int | float | None:
-    if isinstance(value, (bool, int, float)):
-        return int(value) if isinstance(value, bool) else value
-    if isinstance(value, str) and _NUMERIC_TEXT.fullmatch(text := value.strip()):
-        try:
-            return int(text)
-        except ValueError:  # a decimal point or exponent, or too many digits for int()
-            return float(text)
-    return None
-
-
-def _coerce(a: Any, b: Any) -> tuple[Any, Any] | None:
-    """Bring a and b to one comparable type (both str or both numbers), or None."""
-    if isinstance(a, str) and isinstance(b, str):
-        return a, b
-    # Task outputs are strings, so `outputs.ok == true` should match "true".
-    words = {"true": True, "false": False}
-    if isinstance(a, bool) and isinstance(b, str):
-        b = words.get(b.strip().lower(), b)
-    elif isinstance(b, bool) and isinstance(a, str):
-        a = words.get(a.strip().lower(), a)
-    x, y = _to_number(a), _to_number(b)
-    return None if x is None or y is None else (x, y)
-
-
-def _equals(a: Any, b: Any) -> bool:
-    # Unlike GitHub, string equality is case-sensitive: outputs and matrix values are
-    # data (file formats, ids), where 'CSV' and 'csv' may well mean different things.
-    if a is None or b is None:
-        return a is None and b is None
-    pair = _coerce(a, b)
-    return pair[0] == pair[1] if pair is not None else bool(a == b)
-
-
-def _contains(haystack: Any, needle: Any) -> bool:
-    if isinstance(haystack, str):
-        return isinstance(needle, str) and needle in haystack
-    if isinstance(haystack, Mapping):
-        return isinstance(needle, (str, int, float)) and needle in haystack
-    if isinstance(haystack, (list, tuple)):
-        return any(_equals(item, needle) for item in haystack)
-    return False
-
-
-def _json(value: Any) -> str:
-    # ValueError: YAML anchors can build self-referencing data.
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    except (ValueError, RecursionError) as exc:
-        raise ConditionError(f"cannot convert to JSON: {exc}") from exc
-
-
-def _from_json(value: Any) -> Any:
-    try:
-        return json.loads(value)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ConditionError(f"fromJSON() needs a JSON string: {exc}") from exc
-
-
-def _length(value: Any) -> int:
-    if value is None or isinstance(value, (str, list, tuple, Mapping)):
-        return len(value or "")
-    kind = type(value).__name__
-    raise ConditionError(f"length() needs a string, list or object, not {kind}")
-
-
-def _fold(value: Any) -> str:
-    return to_text(value).casefold()
-
-
-# Lower-cased name -> (arity, implementation); names match case-insensitively, as in GitHub.
-_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
-    "contains": (2, _contains),
-    "startswith": (2, lambda text, prefix: _fold(text).startswith(_fold(prefix))),
-    "endswith": (2, lambda text, suffix: _fold(text).endswith(_fold(suffix))),
-    "length": (1, _length),
-    "fromjson": (1, _from_json),
-    "tojson": (1, _json),
-}
+        return contains(b, a) == (op == "in")
+    pair = coerce(a, b)
+    return pair is not None and ORDERING[op](*pair)
 
 
 class _Parser:
@@ -327,7 +229,7 @@ class _Parser:
             node = ("name", token.text)
             self.names.add(token.text)
         elif token.kind == "name" and token.text not in _KEYWORDS:
-            arity = _FUNCTIONS.get(token.text.lower(), (None,))[0]
+            arity = FUNCTIONS.get(token.text.lower(), (None,))[0]
             if arity is None:
                 raise ConditionError(f"unknown function '{token.text}'", token.column)
             self.advance()
@@ -386,21 +288,3 @@ _parse_cached = lru_cache(maxsize=1024)(parse)
 
 def evaluate(expr: str, ctx: Mapping[str, Any]) -> Any:
     return (_parse_cached(expr) if isinstance(expr, str) else parse(expr)).evaluate(ctx)
-
-
-def truthy(value: Any) -> bool:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value != 0 and not math.isnan(value)  # NaN is falsy, as in GitHub
-    return value is not None and value is not False and value != ""
-
-
-def to_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    if isinstance(value, (Mapping, list, tuple)):
-        return _json(value)
-    return str(value)
