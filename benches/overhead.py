@@ -15,7 +15,6 @@ process's CPU time).
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import shlex
 import statistics
@@ -61,6 +60,7 @@ def bare_chain(commands: list[list[str]]) -> float:
 
 def through_system(text: str) -> float:
     """From asking for the run to the runs page's event saying it succeeded."""
+    from benches.watch import watcher
     from tests.conftest import make_workflow
     from workflows import runner
     from workflows.models import Run
@@ -73,13 +73,6 @@ def through_system(text: str) -> float:
     assert status == Run.SUCCESS, status
     assert Run.objects.get(pk=run.pk).status == Run.SUCCESS  # the event told what is stored
     return elapsed
-
-
-@functools.cache
-def watcher():
-    from benches.watch import RunListWatcher
-
-    return RunListWatcher()
 
 
 def main() -> None:

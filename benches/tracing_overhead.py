@@ -78,22 +78,17 @@ def use(extensions: list[str]) -> None:
 def through_system(workflow) -> tuple[float, float]:
     """Wall time of one run (until the runs page's event says it succeeded), and the CPU time this
     process spent meanwhile (steadier on a busy machine)."""
-    from benches.watch import RunListWatcher
+    from benches.watch import watcher
     from workflows import runner
     from workflows.models import Run
 
-    global _watcher
-    _watcher = _watcher or RunListWatcher()
     cpu = time.process_time()
     start = time.perf_counter()
     run = runner.create_run(workflow, trigger="api")
-    status = _watcher.wait(run.pk)
+    status = watcher().wait(run.pk)
     elapsed = time.perf_counter() - start
     assert status == Run.SUCCESS, status
     return elapsed, time.process_time() - cpu
-
-
-_watcher = None
 
 
 def main() -> None:

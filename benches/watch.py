@@ -9,6 +9,7 @@ every few milliseconds would itself load the two cores the run is measured on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 
@@ -48,3 +49,9 @@ class RunListWatcher:
             if not self.changed.wait_for(lambda: run_id in self.ended, timeout):
                 raise TimeoutError(f"run {run_id} sent no final status within {timeout:.0f} s")
             return self.ended.pop(run_id)
+
+
+@functools.cache
+def watcher() -> RunListWatcher:
+    """This process's one watcher (call after django.setup())."""
+    return RunListWatcher()

@@ -295,7 +295,7 @@ class RunRecorder(ex.Hooks):
         for event, seq in zip(extra, seqs[len(changed) :]):
             events.append({**event, "seq": seq})
         if run_fields:
-            events.append({"kind": "run", "id": self.run_id, "seq": seqs[-1], **_run_event(run_fields)})
+            events.append(run_event(self.run_id, seqs[-1], run_fields))
         outgoing = events + [
             {"kind": "log", "node": node_id, "id": self.tasks[node_id]["id"], "attempt": attempt, "lines": batch}
             for (node_id, attempt), batch in log_events.items()
@@ -354,9 +354,14 @@ def commit_changes(
         rows = TaskRun.objects.filter(pk__in=task_fields).order_by("seq").values()
         events = [{"kind": "task", **task_state(row)} for row in rows]
         if run_fields:
-            events.append({"kind": "run", "id": run_id, "seq": seqs[-1], **_run_event(run_fields)})
+            events.append(run_event(run_id, seqs[-1], run_fields))
     publish_events(run_id, events, to_run_list=to_run_list)
     return events
+
+
+def run_event(run_id: int, seq: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """The event that tells the run's page and the run list what changed on the run row."""
+    return {"kind": "run", "id": run_id, "seq": seq, **_run_event(fields)}
 
 
 def _run_event(fields: dict[str, Any]) -> dict[str, Any]:

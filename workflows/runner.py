@@ -27,7 +27,7 @@ from .engine import executor as ex
 from .engine.spec import WorkflowSpec
 from .extensions import RunExtension, RunHooks, Stop, extension_classes, refusal, save_refusal
 from .models import Run, TaskRun, Workflow, WorkflowVersion
-from .recorder import RunRecorder, commit_changes
+from .recorder import RunRecorder, commit_changes, run_event
 from .recovery import worker_id
 
 log = logging.getLogger("runner")
@@ -161,7 +161,7 @@ def create_run(
             HotSql(connection).insert_rows(cursor, TaskRun, rows)  # 500 tasks: ~10 ms, not ~80
         # Sent once the run is there to read, before a worker can change it; should sending
         # fail, the run is still queued (robust: the next hook runs all the same).
-        queued = {"kind": "run", "id": run.pk, "seq": 1, "status": Run.QUEUED, "created_at": run.created_at.isoformat()}
+        queued = run_event(run.pk, 1, {"status": Run.QUEUED, "created_at": run.created_at})
         transaction.on_commit(lambda: publish_events(run.pk, [queued], to_run_list=True), robust=True)
         if enqueue:
             transaction.on_commit(lambda: enqueue_run(run.pk))
