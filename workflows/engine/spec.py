@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The reference syntax is the secret providers' (plain Python too): one parser for both.
-from security.providers.base import InvalidReference, parse_reference
+from security.providers.references import InvalidReference, parse_reference
 
 from . import conditions, templates
 from .checker import Checker, SpecError, type_name
