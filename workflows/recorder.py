@@ -59,7 +59,8 @@ class RunRecorder(ex.Hooks):
         self.mask = mask or (lambda text: text)
         self._output_warnings: dict[str, list[str]] = {}
         self.host = socket.gethostname()
-        rows = TaskRun.objects.filter(run_id=run.pk).values()
+        with connection.cursor() as cursor:
+            rows = HotSql(connection).select_rows(cursor, TaskRun, "run", run.pk)
         self.tasks: dict[str, dict[str, Any]] = {row["node_id"]: row for row in rows}
         self._linenos: dict[tuple[str, int], int] = {}
         self._lineno_lock = threading.Lock()

@@ -1,4 +1,5 @@
-"""workflows.batchsql.HotSql.insert_rows: what it stores is what the ORM would, defaults included."""
+"""workflows.batchsql.HotSql: what insert_rows stores is what the ORM would, defaults included;
+what select_rows reads is what the ORM's values() gives."""
 
 from __future__ import annotations
 
@@ -43,3 +44,30 @@ def test_a_callable_default_is_asked_for_each_insert_not_once() -> None:
     later = CostRecord.objects.get(run=run, attempt_number=2)
     assert later.created_at >= before
     assert (later.tags, later.lines, later.rates) == ({}, [], {})  # class defaults: empty values
+
+
+def test_select_rows_reads_what_values_gives_in_the_same_order() -> None:
+    """Every converted kind of column (JSON objects empty and not, JSON null, datetimes set and
+    not, booleans), in the model's ordering (position, not id)."""
+    run = queued_run("name: sel\ntasks:\n  a: {run: 'true'}\n  b: {run: 'true', needs: [a]}\n  c: {run: 'true'}\n")
+    now = timezone.now()
+    TaskRun.objects.filter(run=run, node_id="b").update(
+        outputs={"rows": "3", "note": ""}, leg={"format": "csv", "n": 2}, reused=True, started_at=now,
+        finished_at=now, wall_s=1.25, exit_code=0, position=0,
+    )  # fmt: skip
+    TaskRun.objects.filter(run=run, node_id="a").update(position=5, outputs=[])
+    queued_run("name: other\ntasks:\n  x: {run: 'true'}\n")  # another run's row is not read
+    with connection.cursor() as cursor:
+        ours = HotSql(connection).select_rows(cursor, TaskRun, "run", run.pk)
+    orm = list(TaskRun.objects.filter(run_id=run.pk).values())
+    assert ours == orm
+    assert [row["node_id"] for row in ours] == ["b", "c", "a"]
+    b = ours[0]
+    assert (b["outputs"], b["leg"], b["reused"], b["started_at"]) == (
+        {"rows": "3", "note": ""},
+        {"format": "csv", "n": 2},
+        True,
+        now,
+    )
+    assert ours[1]["outputs"] == {} and ours[1]["leg"] is None and ours[1]["reused"] is False
+    assert ours[2]["outputs"] == []
