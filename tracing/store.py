@@ -64,7 +64,8 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
     q = connection.ops.quote_name
     meta = Span._meta
     columns = [meta.get_field(name).column for name in SPAN_COLUMNS]
-    to_json = HotSql(connection).converter(Span, meta.get_field("attributes"))  # what the field stores, cheaply
+    sql = HotSql(connection)
+    to_json = sql.converter(Span, meta.get_field("attributes"))  # what the field stores, cheaply
     head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
     tail = f" ON CONFLICT ({q(meta.get_field('trace').column)}, {q('span_id')}) DO UPDATE SET " + ", ".join(
         f"{q(c)} = excluded.{q(c)}" for c in SPAN_UPDATES
@@ -77,7 +78,7 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
             for row in chunk:
                 params += (trace_pk, *_plain_values(row), to_json(row["attributes"]), to_json(row["events"]),
                            row["taskrun_id"], row["attempt"])  # fmt: skip
-            cursor.execute(head + ", ".join([one] * len(chunk)) + tail, params)
+            sql.execute(cursor, head + ", ".join([one] * len(chunk)) + tail, params)
 
 
 def record_from_row(trace_id: str, row: dict[str, Any]) -> SpanRecord:

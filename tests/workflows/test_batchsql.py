@@ -71,3 +71,21 @@ def test_select_rows_reads_what_values_gives_in_the_same_order() -> None:
     )
     assert ours[1]["outputs"] == {} and ours[1]["leg"] is None and ours[1]["reused"] is False
     assert ours[2]["outputs"] == []
+
+
+def test_execute_gives_djangos_errors_and_shows_to_query_watchers() -> None:
+    """HotSql.execute skips Django's placeholder regex on SQLite, but not its error translation,
+    and a query counter (an execute wrapper) still sees every statement."""
+    from django.db import IntegrityError
+    from django.test.utils import CaptureQueriesContext
+
+    run = queued_run("name: ex\ntasks:\n  a: {run: 'true'}\n")
+    sql = HotSql(connection)
+    row = {"run_id": run.pk, "node_id": "a", "task_id": "a"}  # "a" is there already
+    with pytest.raises(IntegrityError), connection.cursor() as cursor:
+        sql.insert_rows(cursor, TaskRun, [row])
+    with CaptureQueriesContext(connection) as seen, connection.cursor() as cursor:
+        sql.insert_rows(cursor, TaskRun, [{**row, "node_id": "b"}, {**row, "node_id": "c"}])
+        rows = sql.select_rows(cursor, TaskRun, "run", run.pk)
+    assert [r["node_id"] for r in rows] == ["a", "b", "c"]
+    assert len(seen) == 2 and seen[0]["sql"].startswith("INSERT INTO")
