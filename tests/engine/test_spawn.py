@@ -178,6 +178,18 @@ def test_only_the_fixed_part_is_kept_encoded(path: str) -> None:
         assert encoded[0] is encoded[1]  # not encoded again
         assert fixed._entries == {"PATH": f"PATH={os.environ['PATH']}".encode()}
     assert secret.encode() not in b"".join((fixed._entries or {}).values())
+    assert secret.encode() not in b"".join(fixed._listed)  # each start adds its own to a copy
+
+
+def test_a_start_that_overrides_nothing_gets_the_shared_part_and_its_own(path: str) -> None:
+    fixed = spawn.FixedEnv({"PATH": os.environ["PATH"], "SHARED": "fixed"})
+    for own in ({"OWN": "1"}, {"SHARED": "own"}, {"OWN": "2"}):
+        env = spawn.TaskEnv(fixed, own)
+        out, err, code = finish(spawn.spawn([sys.executable, "-c", PROBE], sys.executable, env, None))
+        assert code == 0, err
+        assert {k: v for k, v in json.loads(out)["env"].items() if k != "LC_CTYPE"} == {
+            "PATH": os.environ["PATH"], "SHARED": "fixed", **own,
+        }  # fmt: skip
 
 
 def test_an_entry_is_encoded_as_popen_encodes_it() -> None:

@@ -45,11 +45,12 @@ class FixedEnv:
     variables, the workflow's constant `env:`, the run-wide ones of the run's hooks), encoded as
     `KEY=value` once, at the first start that uses them, not at each."""
 
-    __slots__ = ("_entries", "_lock", "values")
+    __slots__ = ("_entries", "_listed", "_lock", "values")
 
     def __init__(self, values: Mapping[str, str]):
         self.values = dict(values)
         self._entries: dict[str, bytes] | None = None
+        self._listed: list[bytes] = []
         self._lock = threading.Lock()
 
     def entries(self) -> dict[str, bytes]:
@@ -58,7 +59,9 @@ class FixedEnv:
             with self._lock:  # a matrix's legs may start at once: encode once
                 if self._entries is None:
                     # Raises ValueError for a bad name at that start, as Popen would.
-                    self._entries = {key: _encode_entry(key, value) for key, value in self.values.items()}
+                    encoded = {key: _encode_entry(key, value) for key, value in self.values.items()}
+                    self._listed = list(encoded.values())
+                    self._entries = encoded
                 entries = self._entries
         return entries
 
@@ -79,10 +82,12 @@ class TaskEnv(dict):
 
     def encoded(self) -> list[bytes]:
         own = self._own
-        entries = self._fixed.entries()
-        if not own:
-            return list(entries.values())
-        block = [entry for key, entry in entries.items() if key not in own]
+        fixed = self._fixed
+        entries = fixed.entries()
+        if any(key in entries for key in own):  # this start overrides a shared variable
+            block = [entry for key, entry in entries.items() if key not in own]
+        else:  # the usual case: the shared list as it is, not filtered again at each start
+            block = fixed._listed[:]
         block += [_encode_entry(key, value) for key, value in own.items()]
         return block
 
