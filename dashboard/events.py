@@ -129,3 +129,11 @@ def publish_events(run_id: int, events: Iterable[dict[str, Any]], *, to_run_list
 def message(group: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     """The channel-layer message every server process's hub (dashboard.hub) receives."""
     return {"type": "run.events", "group": group, "events": events}
+
+
+def watched(run_id: int) -> bool:
+    """Whether an event sent to the run's page could reach anyone now. False only with the
+    in-memory layer and no socket of this process on that run: then its events need not even be
+    built. Ask after the commit that stored what they would say (a page that joins later reads
+    that in its snapshot)."""
+    return _watched(run_group(run_id))

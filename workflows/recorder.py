@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.db.transaction import TransactionManagementError
 
-from dashboard.events import publish_events
+from dashboard.events import publish_events, watched
 
 from .batchsql import HotSql
 from .engine import executor as ex
@@ -292,6 +292,10 @@ class RunRecorder(ex.Hooks):
                 raise TransactionManagementError(  # the whole batch, silently
                     "a run extension's store failed inside the recorder's transaction; nothing of this batch was kept"
                 )
+        if not watched(self.run_id):  # no page of this run open: only the run list may want the end
+            if run_fields:
+                publish_events(self.run_id, [run_event(self.run_id, seqs[-1], run_fields)], to_run_list=True)
+            return
         events = [{"kind": "task", **task_state(self.tasks[node_id])} for node_id in changed]
         for event, seq in zip(extra, seqs[len(changed) :]):
             events.append({**event, "seq": seq})

@@ -377,3 +377,29 @@ def test_the_run_list_socket_hears_status_changes_of_every_run(hub, workflow, se
         ("run", b, "running", 2),
     ]
     assert RUNS_GROUP not in hub.members
+
+
+def test_the_run_list_hears_a_run_that_no_run_page_watches_start_and_end(hub, workflow, session):
+    """With no page of the run open its writer builds no task events, but the run list still gets
+    each change of the run row, from queued to its end, in sequence."""
+    cookie = session("viewer")
+
+    async def watch() -> tuple[list[dict], int]:
+        communicator = socket("/ws/runs/", cookie)
+        assert (await communicator.connect(timeout=TIMEOUT))[0]
+        await communicator.receive_json_from(timeout=TIMEOUT)  # the snapshot
+        run = await db_call(runner.create_run)(workflow, enqueue=False)
+        assert await db_call(runner.execute)(run.pk) == Run.SUCCESS
+        events = await events_from(communicator, 3)
+        assert run_group(run.pk) not in hub.members
+        assert await communicator.receive_nothing(timeout=0.1)
+        await communicator.disconnect()
+        return events, run.pk
+
+    events, pk = scenario(watch)
+    assert [(e["kind"], e["id"], e["status"]) for e in events] == [
+        ("run", pk, "queued"), ("run", pk, "running"), ("run", pk, "success"),
+    ]  # fmt: skip
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and seqs[0] == 1
+    assert seqs[-1] == Run.objects.get(pk=pk).last_seq
