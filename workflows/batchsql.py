@@ -240,7 +240,7 @@ class HotSql:
                 col = f.get_col(table)
                 converters = conn.ops.get_db_converters(col) + f.get_db_converters(conn)
                 if converters:
-                    # An empty JSON object or list (most task rows' outputs) needs no decoder.
+                    # An empty JSON object (most task rows' outputs) needs no decoder.
                     plain_json = isinstance(f, models.JSONField) and f.decoder is None
                     converting.append((index, col, converters, plain_json))
             where = self.q(model._meta.get_field(field).column)
