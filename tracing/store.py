@@ -145,6 +145,24 @@ def allocate_seqs(run_id: int, count: int) -> list[int]:
     return list(range(last - count + 1, last + 1))
 
 
+def finish_trace(trace_pk: int, fields: dict[str, Any]) -> None:
+    """Set the trace row's end `fields` and recount its spans, in one statement: the run's final
+    batch waits for this, and three ORM queries took ~2 ms of it."""
+    q, meta, spans = connection.ops.quote_name, Trace._meta, Span._meta
+    names = list(fields)
+    sets = "".join(f"{q(meta.get_field(name).column)} = %s, " for name in names)
+    count = f"SELECT COUNT(*) FROM {q(spans.db_table)} WHERE {q(spans.get_field('trace').column)} = %s"
+    with connection.cursor() as cursor:
+        HotSql(connection).execute(
+            cursor,
+            f"UPDATE {q(meta.db_table)} SET {sets}{q(meta.get_field('span_count').column)} = ({count}), "
+            f"{q(meta.get_field('error_count').column)} = ({count} AND {q(spans.get_field('status').column)} = %s) "
+            f"WHERE {q(meta.pk.column)} = %s",
+            [*(meta.get_field(name).get_db_prep_save(fields[name], connection) for name in names),
+             trace_pk, trace_pk, ERROR, trace_pk],
+        )  # fmt: skip
+
+
 def refresh_counts(trace_pk: int) -> None:
     counts = Span.objects.filter(trace_id=trace_pk).aggregate(
         spans=Count("id"), errors=Count("id", filter=Q(status=ERROR))

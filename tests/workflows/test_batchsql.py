@@ -4,7 +4,7 @@ what select_rows reads is what the ORM's values() gives."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from costs.models import CostRecord
@@ -82,7 +82,7 @@ def test_execute_gives_djangos_errors_and_shows_to_query_watchers() -> None:
     run = queued_run("name: ex\ntasks:\n  a: {run: 'true'}\n")
     sql = HotSql(connection)
     row = {"run_id": run.pk, "node_id": "a", "task_id": "a"}  # "a" is there already
-    with pytest.raises(IntegrityError), connection.cursor() as cursor:
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         sql.insert_rows(cursor, TaskRun, [row])
     with CaptureQueriesContext(connection) as seen, connection.cursor() as cursor:
         sql.insert_rows(cursor, TaskRun, [{**row, "node_id": "b"}, {**row, "node_id": "c"}])
