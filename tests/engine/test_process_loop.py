@@ -139,3 +139,26 @@ def test_close_kills_and_reaps_what_still_runs() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(proc.result.pid, 0)
     loop.wake()  # after close: a late cancel must not write to a closed (or reused) fd
+
+
+def test_an_empty_pipe_at_eof_is_not_read_but_a_last_line_is(loop: ProcessLoop, monkeypatch) -> None:
+    """A pipe whose writer is gone polls as POLLHUP alone when empty: that is its end, without a
+    read (a system call, and a hand-off of the GIL, per pipe of every task). One with data left
+    polls POLLIN|POLLHUP, and is read to the last byte."""
+    from workflows.engine import process
+
+    reads: list[int] = []
+    real_read = os.read
+    monkeypatch.setattr(process.os, "read", lambda fd, size: reads.append(fd) or real_read(fd, size))
+    lines: list[tuple[str, str]] = []
+    silent = loop.start(["/bin/true"], env=None, cwd=None, timeout=None, on_line=lambda *line: None)
+    silent_pipes = set(silent.pipes)
+    talker = loop.start(py("import sys; sys.stdout.write('last, no newline')"), env=None, cwd=None, timeout=None,
+                        on_line=lambda stream, line: lines.append((stream, line)))  # fmt: skip
+    talker_out = next(fd for fd, splitter in talker.pipes.items() if splitter.name == "stdout")
+    run_all(loop, [silent, talker])
+
+    assert silent.result.exit_code == 0 and talker.result.exit_code == 0
+    assert not silent_pipes & set(reads)
+    assert lines == [("stdout", "last, no newline")]
+    assert talker_out in reads
