@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 from django.db import models
 
 from .models import LogLine, Run, TaskAttempt, TaskRun
@@ -31,6 +32,16 @@ _PLAIN_TYPES = frozenset({
 _AS_IS = frozenset({int, float, str})
 
 
+def json_text(value: Any) -> str:
+    """JSON text of a value, as a JSONField stores it (json.loads reads it back the same), from
+    orjson: a cost record's lines took 6.4 µs with json.dumps, 0.6 with it. Whatever orjson
+    refuses (an int beyond 64 bits) is json.dumps's to write or refuse, as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 class Dumped:
     """A JSON value serialised once and written as is by HotSql: the same value on many rows
     (a run's rates on each of its cost records) is not serialised again for each."""
@@ -38,7 +49,7 @@ class Dumped:
     __slots__ = ("text", "value")
 
     def __init__(self, value: Any):
-        self.value, self.text = value, json.dumps(value)
+        self.value, self.text = value, json_text(value)
 
 
 class HotSql:
@@ -106,9 +117,9 @@ class HotSql:
         """A cheap stand-in for field.get_db_prep_save, for the field types the hot path writes."""
         conn, name = self.conn, field.name
         if isinstance(field, models.JSONField) and field.encoder is None:
-            if self.sqlite:  # what Django's JSONField stores on SQLite: json.dumps text
+            if self.sqlite:  # what Django's JSONField stores on SQLite: JSON text
                 return lambda value: (
-                    None if value is None else value.text if type(value) is Dumped else json.dumps(value)
+                    None if value is None else value.text if type(value) is Dumped else json_text(value)
                 )
             adapt = conn.ops.adapt_json_value
             return lambda value: None if value is None else adapt(value.value if type(value) is Dumped else value, None)
