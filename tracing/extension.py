@@ -32,7 +32,7 @@ from .otel.config import for_workflow
 from .otel.sampling import Decision, RunFacts, decide, head_decision
 from .otel.spans import ERROR, OK, UNSET, SpanRecord, TaskContext, new_span_id, new_trace_id, us
 from .outbox import SpanOutbox
-from .store import finish_trace, record_from_row, trace_dict, trace_spans, usual_duration
+from .store import record_from_row, refresh_counts, trace_dict, trace_spans, usual_duration
 from .telemetry import global_config, telemetry
 
 log = logging.getLogger("runner.tracing")
@@ -351,7 +351,7 @@ class TracingExtension(RunExtension):
             # The span rows went with the span event queued before this one.
             if drop:
                 Span.objects.filter(trace_id=trace_pk).delete()
-            finish_trace(trace_pk, fields)
+            refresh_counts(trace_pk, fields)
 
         for key, value in fields.items():
             setattr(self.trace, key, value)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F
 
 from dashboard.events import publish_events
 from workflows.batchsql import HotSql
@@ -145,10 +145,11 @@ def allocate_seqs(run_id: int, count: int) -> list[int]:
     return list(range(last - count + 1, last + 1))
 
 
-def finish_trace(trace_pk: int, fields: dict[str, Any]) -> None:
-    """Set the trace row's end `fields` and recount its spans, in one statement: the run's final
-    batch waits for this, and three ORM queries took ~2 ms of it."""
+def refresh_counts(trace_pk: int, fields: dict[str, Any] | None = None) -> None:
+    """Recount the trace's spans (and set `fields` of its row, such as its end) in one statement:
+    a run's final batch waits for this, and the three ORM queries it replaced took ~2 ms of it."""
     q, meta, spans = connection.ops.quote_name, Trace._meta, Span._meta
+    fields = fields or {}
     names = list(fields)
     sets = "".join(f"{q(meta.get_field(name).column)} = %s, " for name in names)
     count = f"SELECT COUNT(*) FROM {q(spans.db_table)} WHERE {q(spans.get_field('trace').column)} = %s"
@@ -161,13 +162,6 @@ def finish_trace(trace_pk: int, fields: dict[str, Any]) -> None:
             [*(meta.get_field(name).get_db_prep_save(fields[name], connection) for name in names),
              trace_pk, trace_pk, ERROR, trace_pk],
         )  # fmt: skip
-
-
-def refresh_counts(trace_pk: int) -> None:
-    counts = Span.objects.filter(trace_id=trace_pk).aggregate(
-        spans=Count("id"), errors=Count("id", filter=Q(status=ERROR))
-    )
-    Trace.objects.filter(pk=trace_pk).update(span_count=counts["spans"], error_count=counts["errors"])
 
 
 def store_child_spans(trace: Trace, records: Iterable[SpanRecord]) -> list[dict[str, Any]]:
