@@ -46,14 +46,19 @@ class Checker:
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
                 self.error(data.line_of(key), join_path(path, key), f"unknown field{suggestion}")
 
-    def string(self, data: LineDict, key: str, path: str, default: Any = None) -> Any:
+    def _typed(self, data: LineDict, key: str, path: str, default: Any, kind: type, expected: str) -> Any:
+        """data[key] if it is a `kind`; the default if it is missing or null; else an error that
+        says what was expected, and the default."""
         if key not in data or data[key] is None:
             return default
         value = data[key]
-        if isinstance(value, str):
+        if isinstance(value, kind):
             return value
-        self.error(data.line_of(key), join_path(path, key), f"must be a string, not {type_name(value)}")
+        self.error(data.line_of(key), join_path(path, key), f"must be {expected}, not {type_name(value)}")
         return default
+
+    def string(self, data: LineDict, key: str, path: str, default: Any = None) -> Any:
+        return self._typed(data, key, path, default, str, "a string")
 
     def number(
         self,
@@ -83,13 +88,7 @@ class Checker:
         return value
 
     def boolean(self, data: LineDict, key: str, path: str, default: bool = False) -> bool:
-        if key not in data or data[key] is None:
-            return default
-        value = data[key]
-        if isinstance(value, bool):
-            return value
-        self.error(data.line_of(key), join_path(path, key), f"must be true or false, not {type_name(value)}")
-        return default
+        return self._typed(data, key, path, default, bool, "true or false")
 
     def string_map(self, data: LineDict, key: str, path: str) -> dict[str, str]:
         """A mapping of names to scalar values (env, tags); numbers and booleans become text."""
