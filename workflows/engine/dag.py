@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 
 from . import conditions
-from .spec import Matrix, TaskSpec, WorkflowSpec, parse_need
+from .definition import Matrix, TaskSpec, WorkflowSpec, parse_need
 
 # Excludes may trim a big product below the cap, but never expand an absurd one.
 MAX_PRODUCT = 65536

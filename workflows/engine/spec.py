@@ -6,17 +6,17 @@ just the first, so a user can fix a file in one pass.
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 # The reference syntax is the secret providers' (plain Python too): one parser for both.
 from security.providers.references import InvalidReference, parse_reference
 
-from . import conditions, templates
+from . import conditions
 from .checker import Checker, SpecError, type_name
 from .cron import Cron, CronError
+from .definition import Matrix, Param, Retry, TaskSpec, WorkflowSpec
+from .graph_checks import check_graph
 from .loader import LineDict, LineList, LoadError, load
 from .sections import TASK_COST_FIELDS, check_budget, check_cost, check_cost_body, check_gates, check_tracing
 
@@ -29,88 +29,6 @@ class WorkflowInvalid(ValueError):
     def __init__(self, errors: list[SpecError]):
         self.errors = sorted(errors, key=lambda e: (e.line or 0, e.field))
         super().__init__("\n".join(str(e) for e in self.errors))
-
-
-@dataclass
-class Retry:
-    max_attempts: int = 1
-    initial_delay: float = 1.0
-    backoff: float = 2.0
-    max_delay: float = 60.0
-    jitter: float = 0.0
-    retry_on_exit_codes: frozenset[int] | None = None
-
-    def should_retry(self, attempt: int, exit_code: int | None, timed_out: bool) -> bool:
-        if attempt >= self.max_attempts:
-            return False
-        if self.retry_on_exit_codes is None or timed_out:
-            return True
-        return exit_code in self.retry_on_exit_codes
-
-    def delay(self, attempt: int, rand: float = 0.5) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based); rand in [0, 1)."""
-        base = min(self.initial_delay * self.backoff ** (attempt - 1), self.max_delay)
-        return max(0.0, base * (1 + self.jitter * (2 * rand - 1)))
-
-
-@dataclass
-class Matrix:
-    axes: dict[str, list[Any]]
-    include: list[dict[str, Any]] = field(default_factory=list)
-    exclude: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class TaskSpec:
-    id: str
-    run: str | list[str]
-    line: int = 0
-    needs: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    working_directory: str | None = None
-    timeout: float | None = None
-    retry: Retry = field(default_factory=Retry)
-    skip_if: str | None = None
-    run_always: bool = False
-    continue_on_error: bool = False
-    matrix: Matrix | None = None
-    secrets: dict[str, str] = field(default_factory=dict)
-    priority: int = 0
-    description: str = ""
-    cost: dict[str, Any] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)  # field -> line, for errors found later
-
-    def line_of(self, key: str) -> int:
-        return self.lines.get(key, self.line)
-
-
-@dataclass
-class Param:
-    name: str
-    default: Any = None
-    description: str = ""
-    required: bool = False
-    choices: list[Any] | None = None
-
-
-@dataclass
-class WorkflowSpec:
-    name: str
-    tasks: dict[str, TaskSpec]
-    description: str = ""
-    max_parallel: int = 4
-    max_legs: int = 256
-    timeout: float | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    params: dict[str, Param] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    working_directory: str | None = None
-    schedule: str | None = None
-    cost: dict[str, Any] = field(default_factory=dict)
-    gates: dict[str, Any] = field(default_factory=dict)
-    tracing: dict[str, Any] = field(default_factory=dict)
-    budget: dict[str, Any] = field(default_factory=dict)
-    format: str = "yaml"
 
 
 # --------------------------------------------------------------------------- fields
@@ -144,7 +62,7 @@ def parse_workflow(text: str, filename: str | None = None) -> WorkflowSpec:
     check = Checker()
     spec = _build(data, check, detect_format(text, filename))
     if spec is not None and not check.errors:
-        _check_graph(spec, check)
+        check_graph(spec, check)
     if check.errors or spec is None:
         raise WorkflowInvalid(check.errors)
     return spec
@@ -473,113 +391,3 @@ def _matrix(raw: Any, line: int, path: str, check: Checker) -> Matrix | None:
     if not matrix.axes and not matrix.include:
         check.error(line, path, "needs at least one axis (a name with a list of values) or include")
     return matrix
-
-
-# --------------------------------------------------------------------------- graph checks
-
-
-def parse_need(need: str) -> tuple[str, str | None]:
-    """'transform[format=csv]' -> ('transform', 'format=csv'); 'x[*]' -> ('x', '*'); 'x' -> ('x', None)."""
-    if need.endswith("]") and "[" in need:
-        task, leg = need[:-1].split("[", 1)
-        return task, leg
-    return need, None
-
-
-def _check_graph(spec: WorkflowSpec, check: Checker) -> None:
-    import networkx as nx
-
-    from .dag import leg_key, matrix_legs
-
-    graph = nx.DiGraph()
-    graph.add_nodes_from(spec.tasks)
-    for task in spec.tasks.values():
-        seen = set()
-        for need in task.needs:
-            target, leg = parse_need(need)
-            where, line = f"tasks.{task.id}.needs", task.line_of("needs")
-            if need in seen:
-                check.error(line, where, f"'{need}' is listed twice")
-            seen.add(need)
-            if target not in spec.tasks:
-                hint = difflib.get_close_matches(target, list(spec.tasks), n=1)
-                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                check.error(line, where, f"unknown task '{target}'{suggestion}")
-                continue
-            if target == task.id:
-                check.error(line, where, f"task '{task.id}' cannot need itself")
-                continue
-            if leg not in (None, "*"):
-                upstream = spec.tasks[target]
-                if upstream.matrix is None:
-                    check.error(line, where, f"'{target}' has no matrix, so '{need}' names no leg")
-                else:
-                    try:
-                        keys = {leg_key(c) for c in matrix_legs(upstream.matrix, spec.max_legs)}
-                    except ValueError:
-                        keys = set()
-                    if keys and leg not in keys:
-                        check.error(line, where, f"'{target}' has no leg '{leg}' (legs: {', '.join(sorted(keys))})")
-            graph.add_edge(target, task.id)
-    for task in spec.tasks.values():
-        if task.matrix is not None:
-            try:
-                matrix_legs(task.matrix, spec.max_legs)
-            except ValueError as exc:
-                check.error(task.line_of("matrix"), f"tasks.{task.id}.matrix", str(exc))
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle:
-        path = [edge[0] for edge in cycle] + [cycle[0][0]]
-        first = spec.tasks[path[0]]
-        check.error(first.line_of("needs"), f"tasks.{first.id}.needs", "cycle: " + " -> ".join(path))
-        return
-    _check_references(spec, graph, check)
-
-
-def _check_references(spec: WorkflowSpec, graph: Any, check: Checker) -> None:
-    """Conditions and ${{ }} may only read tasks upstream of the task (they'd be empty otherwise)."""
-    import networkx as nx
-
-    allowed_roots = {"params", "matrix", "run", "tasks", "true", "false", "null"}
-    for task in spec.tasks.values():
-        ancestors = nx.ancestors(graph, task.id)
-        texts = []
-        if task.skip_if:
-            texts.append(("skip_if", task.skip_if))
-        runs = [task.run] if isinstance(task.run, str) else task.run
-        texts += [("run", expr) for text in runs for _s, _e, expr in templates.find_templates(text)]
-        texts += [(f"env.{k}", expr) for k, v in task.env.items() for _s, _e, expr in templates.find_templates(v)]
-        for where, text in texts:
-            key = where.split(".", 1)[0]
-            line = task.line_of("script" if key == "run" and "run" not in task.lines else key)
-            try:
-                expr = conditions.parse(text)
-            except conditions.ConditionError:
-                continue  # already reported
-            for root, path in _task_refs(expr, text):
-                if root in allowed_roots and root != "tasks":
-                    if root == "matrix" and task.matrix is None:
-                        check.error(line, f"tasks.{task.id}.{where}", "uses matrix but the task has no matrix")
-                    if root == "params" and path and path not in spec.params:
-                        check.error(line, f"tasks.{task.id}.{where}", f"unknown parameter '{path}'")
-                    continue
-                name = path if root == "tasks" else root
-                if name is None:
-                    continue
-                base, _leg = parse_need(name)
-                if base not in spec.tasks:
-                    check.error(line, f"tasks.{task.id}.{where}", f"refers to unknown task '{base}'")
-                elif base not in ancestors:
-                    check.error(
-                        line,
-                        f"tasks.{task.id}.{where}",
-                        f"refers to '{base}', which is not upstream of '{task.id}' (add it to needs)",
-                    )
-
-
-def _task_refs(expr: conditions.Expr, text: str) -> list[tuple[str, str | None]]:
-    """(root, second segment) for each name path; the second segment names the task under `tasks.`."""
-    return [(path[0], str(path[1]) if len(path) > 1 else None) for path in expr.paths()]
