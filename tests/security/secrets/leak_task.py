@@ -10,13 +10,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
+import termios
 import time
 import urllib.parse
+
+
+def wait_until_read(stream, limit: float = 10.0) -> None:
+    """Until the runner has taken everything written to `stream`'s pipe (FIONREAD: bytes still in
+    it), so the next write comes in a read of its own. Not a pipe: nothing to wait for."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            waiting = struct.unpack("i", fcntl.ioctl(stream.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:
+            return
+        if not waiting:
+            return
+        time.sleep(0.005)  # polling the condition, not a guess at how long it takes
 
 
 def forms(value: str) -> list[tuple[str, str]]:
@@ -50,11 +67,11 @@ def main(names: list[str]) -> None:
         print(f"{name} on stderr: {value}", file=sys.stderr, flush=True)
         # What `echo $S | base64` prints (wrapped at 76 columns), from the real tools.
         subprocess.run(["/bin/sh", "-c", f'echo "${name}" | base64'], check=True)
-        # One line, two writes: the runner reads the pipe in between (the pause makes sure).
+        # One line, two writes: the runner reads the pipe in between.
         half = len(value) // 2
         sys.stdout.write(f"{name} split: {value[:half]}")
         sys.stdout.flush()
-        time.sleep(0.3)
+        wait_until_read(sys.stdout)
         sys.stdout.write(f"{value[half:]}\n")
         sys.stdout.flush()
         if "\n" in value:
