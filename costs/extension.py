@@ -59,6 +59,10 @@ class CostExtension(RunExtension):
     panel_template = "costs/_run_panel.html"
     script = "js/costs_run.js"
 
+    @classmethod
+    def warm_up(cls) -> None:
+        catalogues.current()  # builds and caches the prices every run's estimate reads (~0.6 s)
+
     def __init__(self, run, plan, recorder):
         super().__init__(run, plan, recorder)
         spec = plan.spec

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -388,4 +388,13 @@ def _source_name(source: str) -> str:
 
 
 def with_layer(rows: Iterable[PriceRow], layer: Any) -> list[PriceRow]:
-    return [replace(row, layer=layer) for row in rows]
+    """Copies of the rows in another layer. Not dataclasses.replace, which re-runs __init__: ~8 µs
+    a row, a quarter of a second for the built-in catalogue's 32,000 rows."""
+    copies = []
+    for row in rows:
+        copy = object.__new__(PriceRow)
+        fields = copy.__dict__
+        fields.update(row.__dict__)
+        fields["layer"] = layer
+        copies.append(copy)
+    return copies

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows import cli, recovery, runner
+from workflows import cli, extensions, recovery, runner
 
 
 class Command(BaseCommand):
@@ -49,6 +49,7 @@ def run_and_follow(command: BaseCommand, run, wait: bool):
         )
         return None
     command.stdout.write(f"running #{run.number} of {run.workflow.name} here (no worker is running)")
+    extensions.warm_up()  # as a worker does when it starts: the loading is not the run's time
     worker = runner.execute_in_thread(run.pk)
     try:
         final = _follow(command, run.pk)
