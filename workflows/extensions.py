@@ -146,6 +146,9 @@ class RunHooks(ex.Hooks):
             except Exception:  # an extension's bug must not stop the run or lose its records
                 log.exception("run extension %s failed in %s", name, method)
 
+    def ending(self):
+        self.recorder.ending()
+
     def node_state(self, node_id, state, *, attempt=0, outcome=None, reason=""):
         self.recorder.node_state(node_id, state, attempt=attempt, outcome=outcome, reason=reason)
         self._each("node_state", node_id, state, attempt=attempt, outcome=outcome, reason=reason)

@@ -89,6 +89,39 @@ def max_overlap(spans: list[tuple[int, int]]) -> int:
     return peak
 
 
+def test_it_says_once_when_every_task_has_started_or_ended(tmp_path: Path) -> None:
+    """The hooks hear when nothing is left to start (the recorder stops gathering events then,
+    so that the run's end is stored and sent at once): once, when the last task is started,
+    and not while a task that waits for a retry may still start again."""
+
+    class Ending(Recorder):
+        def ending(self) -> None:
+            self._add("ending", None)
+
+    outcome, recorder = execute(
+        """
+        name: w
+        max_parallel: 1
+        tasks:
+          a: {run: "true"}
+          flaky:
+            run: '[ -e tried ] || { touch tried; exit 1; }'
+            needs: [a]
+            retry: {max_attempts: 2, initial_delay: 0.01}
+          c: {run: "true", needs: [flaky]}
+        """,
+        tmp_path,
+        hooks=Ending(),
+    )
+
+    assert statuses(outcome) == {"a": "success", "flaky": "success", "c": "success"}
+    seen = [(e[0], e[1]) for e in recorder.events if e[0] in ("started", "finished", "ending")]
+    assert seen.count(("ending", None)) == 1
+    at = seen.index(("ending", None))
+    assert seen[:at].count(("finished", "flaky")) == 2  # both attempts of the retried task came first
+    assert seen[at + 1 :] == [("started", "c"), ("finished", "c")]
+
+
 def test_it_starts_ready_tasks_by_priority(tmp_path: Path) -> None:
     outcome, recorder = execute(
         """

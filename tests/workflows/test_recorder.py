@@ -68,3 +68,24 @@ def test_close_does_not_wait_out_the_writers_gathering(monkeypatch):
     closer.join(timeout=30)
     assert not closer.is_alive(), "close() waited for the gathering window"
     assert stored == ["first", "last"]
+
+
+def test_once_nothing_is_left_to_start_the_writer_stops_gathering(monkeypatch):
+    """While a run floods its writer with events, the writer gathers them for a while to write
+    many in one transaction; once the executor says every task has started or ended, each event
+    is written at once, so the run's last records do not wait behind a long gathering."""
+    monkeypatch.setattr("workflows.recorder.BUSY_WINDOW", 600.0)  # every batch after the first...
+    monkeypatch.setattr("workflows.recorder.FLOODED", 600.0)  # ...counts as flooded...
+    monkeypatch.setattr("workflows.recorder.FLOOD_FACTOR", 1e9)  # ...and gathers for ten minutes
+    monkeypatch.setattr("workflows.recorder.MAX_COALESCE", 600.0)
+    run = runner.create_run(make_workflow("name: w\ntasks:\n  a: {run: 'true'}\n"), enqueue=False)
+    recorder = RunRecorder(run)
+    stored: list[str] = []
+    try:
+        recorder.emit({"kind": "test"}, store=lambda: stored.append("first"))
+        wait_until(lambda: stored == ["first"], message="the first batch is written at once")
+        recorder.ending()
+        recorder.emit({"kind": "test"}, store=lambda: stored.append("second"))
+        wait_until(lambda: stored == ["first", "second"], timeout=20, message="the next event is written at once")
+    finally:
+        recorder.close()

@@ -151,6 +151,7 @@ class Executor:
         ready, delayed = self._ready, self._delayed
         width = max(1, self.spec.max_parallel)
         running: dict[_Proc, tuple[str, int, Any]] = {}
+        tail = False
         while True:
             starts = []
             with self._lock:
@@ -173,6 +174,9 @@ class Executor:
                     if not ready and not delayed:
                         return
                 timeout = max(0.0, delayed[0][0] - now) if delayed else None
+            if not tail and len(self.outcomes) + len(self._running) >= len(self.plan.nodes):
+                tail = True  # every node has started or ended: the run's end is near
+                self.hooks.ending()
             ended: list[tuple[str, AttemptInfo]] = []
             for node_id, attempt, ctx in starts:
                 proc, info = self._start_attempt(node_id, attempt, ctx)

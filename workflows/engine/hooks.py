@@ -67,6 +67,9 @@ class Hooks:
 
     def attempt_finished(self, info: AttemptInfo) -> None: ...
 
+    def ending(self) -> None:
+        """Nothing is left to start: only the attempts running now (and their retries) remain."""
+
     def log(self, node_id: str, attempt: int, stream: str, line: str) -> None: ...
 
     def attempt_env(self, node_id: str, attempt: int) -> Mapping[str, str]:
