@@ -24,6 +24,12 @@ log = logging.getLogger("runner.tracing")
 FLUSH_EVERY = 0.1
 
 
+def materialize(span: Any) -> SpanRecord:
+    """The SpanRecord of a span handed over as one (the run's, a gate's) or as facts to build it
+    from when needed (an attempt's: see tracing.extension.AttemptSpan)."""
+    return span if type(span) is SpanRecord else span.record()
+
+
 class SpanOutbox:
     def __init__(self, recorder: Any, run_pk: int, trace_pk: int, *, keep_rows: bool, export_live: bool,
                  telemetry: Any):  # fmt: skip
@@ -73,7 +79,7 @@ class SpanOutbox:
             except IndexError:
                 break
         if batch:
-            self.telemetry.export(batch)
+            self.telemetry.export([materialize(record) for record in batch])
 
     def stop(self) -> None:
         _ticker.discard(self)
@@ -100,6 +106,7 @@ class SpanOutbox:
             except IndexError:
                 break
             records[record.span_id] = record
+        records = {sid: materialize(record) for sid, record in records.items()}
         rows = {sid: row_values(record, *self.links.get(sid, (None, None))) for sid, record in records.items()}
         if event is not None:
             event["spans"] = [span_dict(row) for row in rows.values()]

@@ -3,6 +3,8 @@ events and status, stored in the database and summed up on the trace."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.tracing.conftest import run_now
@@ -111,3 +113,30 @@ def test_a_workflow_can_turn_its_tracing_off():
     run = run_now("name: quiet\ntracing: {enabled: false}\ntasks:\n  a: {run: 'env'}\n")
     assert not Trace.objects.filter(run=run).exists()
     assert not any(line.startswith("TRACEPARENT=") for line in run.log_lines.values_list("text", flat=True))
+
+
+def test_attempt_spans_are_made_by_the_writer_not_by_the_thread_that_starts_tasks(monkeypatch):
+    """The executor's thread starts each next task, so per attempt it only notes the facts; the
+    span itself (attributes, events, the masked command) is made where it is stored."""
+    from tracing import extension
+
+    noted, made = [], []
+    note, make = extension.TracingExtension.attempt_started, extension.AttemptSpan.record
+
+    def attempt_started(self, *args, **kwargs):
+        noted.append(threading.get_ident())
+        return note(self, *args, **kwargs)
+
+    def record(self):
+        made.append(threading.get_ident())
+        return make(self)
+
+    monkeypatch.setattr(extension.TracingExtension, "attempt_started", attempt_started)
+    monkeypatch.setattr(extension.AttemptSpan, "record", record)
+    run = run_now("name: w\nmax_parallel: 2\ntasks:\n" + "".join(f"  t{i}: {{run: 'true'}}\n" for i in range(6)))
+
+    assert len(noted) == 6 and set(noted) == {threading.get_ident()}  # run_now runs the executor here
+    assert made and threading.get_ident() not in made
+    spans = spans_of(run)
+    assert all(spans[f"t{i}"][0].attributes["process.exit_code"] == 0 for i in range(6))
+    assert all(spans[f"t{i}"][0].events[0]["name"] == "process started" for i in range(6))
