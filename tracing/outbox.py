@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 
-from .models import span_dict
 from .otel.spans import SpanRecord
 from .store import row_values, upsert_spans
 
@@ -109,7 +108,7 @@ class SpanOutbox:
         records = {sid: materialize(record) for sid, record in records.items()}
         rows = {sid: row_values(record, *self.links.get(sid, (None, None))) for sid, record in records.items()}
         if event is not None:
-            event["spans"] = [span_dict(row) for row in rows.values()]
+            event["spans"] = list(rows.values())
         if not rows:
             return
         try:

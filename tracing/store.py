@@ -29,7 +29,8 @@ SNAPSHOT_LIMIT = 5000
 
 
 def row_values(record: SpanRecord, taskrun_id: int | None = None, attempt: int | None = None) -> dict[str, Any]:
-    """A Span row's field values, copied (the record may change in another thread afterwards)."""
+    """A span as the pages and the API show it (span_dict's shape), which is also what
+    upsert_spans writes: copied, as the record may change in another thread afterwards."""
     return {
         "span_id": record.span_id,
         "parent_id": record.parent_id,
@@ -43,7 +44,7 @@ def row_values(record: SpanRecord, taskrun_id: int | None = None, attempt: int |
         "status_message": record.status_message,
         "attributes": dict(record.attributes),
         "events": [event.as_dict() for event in record.events],
-        "taskrun_id": taskrun_id,
+        "taskrun": taskrun_id,
         "attempt": attempt,
     }
 
@@ -77,7 +78,7 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
             params: list[Any] = []
             for row in chunk:
                 params += (trace_pk, *_plain_values(row), to_json(row["attributes"]), to_json(row["events"]),
-                           row["taskrun_id"], row["attempt"])  # fmt: skip
+                           row["taskrun"], row["attempt"])  # fmt: skip
             sql.execute(cursor, head + ", ".join([one] * len(chunk)) + tail, params)
 
 
@@ -188,7 +189,7 @@ def store_child_spans(trace: Trace, records: Iterable[SpanRecord]) -> list[dict[
         upsert_spans(trace.pk, rows)
         refresh_counts(trace.pk)
         (seq,) = allocate_seqs(trace.run_id, 1)
-    event = {"kind": "span", "seq": seq, "spans": [span_dict(row) for row in rows]}
+    event = {"kind": "span", "seq": seq, "spans": rows}
     publish_events(trace.run_id, [event])
     return event["spans"]
 
