@@ -37,6 +37,8 @@ COALESCE = 0.004
 # so that writing takes at most about a third of the time whatever the run does.
 FLOODED = 0.01
 FLOOD_FACTOR = 2.0
+# Once every task has started or ended, batches smaller than this are no longer gathered for long.
+ENDING_BATCH = 500
 MAX_COALESCE = 0.025
 STREAMS = {"stdout": LogLine.STDOUT, "stderr": LogLine.STDERR, "system": LogLine.SYSTEM}
 
@@ -131,9 +133,11 @@ class RunRecorder(ex.Hooks):
         self._queue.put(("emit", event, store))
 
     def ending(self) -> None:
-        """Every task has started or ended: from now on gather events only for COALESCE, never
-        for the longer flood window, so that the run's last records and its end are stored and
-        sent without waiting behind a long batch (5-10 ms sooner on a 500-task run)."""
+        """Every task has started or ended: from now on a small batch (fewer than ENDING_BATCH
+        records) is gathered only for COALESCE, not for the longer flood window, so that the
+        run's last records and its end are stored and sent without waiting behind a long batch
+        (a 500-task run's final batch had taken 6-19 ms). A task flooding the writer with lines
+        keeps the longer gathering: writing in small batches would cost it more CPU."""
         self._ending = True
 
     def close(self) -> None:
@@ -150,19 +154,12 @@ class RunRecorder(ex.Hooks):
         items: list[Any] = []
         try:
             self._sql = HotSql(connection)
-            last_flush, flush_took = 0.0, 0.0
+            last_flush, flush_took, last_size = 0.0, 0.0, 0
             while True:
                 items = [self._queue.get()]
-                # Adaptive group commit: after a quiet spell an event is written and sent at
-                # once; while the run is busy, sleep a moment (not woken by each new record)
-                # so that one transaction carries many, and longer while it floods us (but not
-                # once the run is ending: then its last records would wait for that).
-                gap = time.monotonic() - last_flush
-                if gap < BUSY_WINDOW and items[0] is not None:
-                    flooded = gap < FLOODED and not self._ending
-                    self._closing.wait(
-                        min(MAX_COALESCE, max(COALESCE, FLOOD_FACTOR * flush_took)) if flooded else COALESCE
-                    )
+                wait = self._gather_for(time.monotonic() - last_flush, flush_took, last_size)
+                if wait is not None and items[0] is not None:
+                    self._closing.wait(wait)
                 while len(items) < MAX_BATCH and items[-1] is not None:
                     try:
                         items.append(self._queue.get_nowait())
@@ -170,6 +167,7 @@ class RunRecorder(ex.Hooks):
                         break
                 stop = None in items
                 began = time.monotonic()
+                last_size = len(items)
                 self._flush([i for i in items if i is not None])
                 last_flush = time.monotonic()
                 flush_took = last_flush - began
@@ -189,6 +187,20 @@ class RunRecorder(ex.Hooks):
                 items = [self._queue.get()]
         finally:
             connection.close()
+
+    def _gather_for(self, gap: float, flush_took: float, last_size: int) -> float | None:
+        """How long to gather records before writing them (None: at once), `gap` seconds after
+        the last write, which took `flush_took` seconds for `last_size` records.
+
+        Adaptive group commit: after a quiet spell a record is written and sent at once; while
+        the run is busy, sleep a moment (not woken by each new record) so that one transaction
+        carries many, and longer while it floods us. Once the run is ending (every task started
+        or ended), a small batch no longer waits for that longer window: the run's last records
+        would wait behind it. A task flooding us with lines still gets it."""
+        if gap >= BUSY_WINDOW:
+            return None
+        flooded = gap < FLOODED and not (self._ending and last_size < ENDING_BATCH)
+        return min(MAX_COALESCE, max(COALESCE, FLOOD_FACTOR * flush_took)) if flooded else COALESCE
 
     def _flush(self, items: list[tuple]) -> None:
         if not items:

@@ -89,3 +89,22 @@ def test_once_nothing_is_left_to_start_the_writer_stops_gathering(monkeypatch):
         wait_until(lambda: stored == ["first", "second"], timeout=20, message="the next event is written at once")
     finally:
         recorder.close()
+
+
+def test_a_task_flooding_the_writer_with_lines_keeps_the_long_gathering_at_the_runs_end():
+    """Once the run is ending, only small batches skip the flood window: a last task printing
+    lines as fast as it can still has them written in big batches (small ones cost more CPU)."""
+    from workflows import recorder as module
+
+    run = runner.create_run(make_workflow("name: w\ntasks:\n  a: {run: 'true'}\n"), enqueue=False)
+    recorder = RunRecorder(run)
+    try:
+        flooded = min(module.MAX_COALESCE, max(module.COALESCE, module.FLOOD_FACTOR * 0.006))
+        assert flooded > module.COALESCE
+        assert recorder._gather_for(1.0, 0.006, 10) is None  # quiet: written at once
+        assert recorder._gather_for(0.001, 0.006, 10) == flooded
+        recorder.ending()
+        assert recorder._gather_for(0.001, 0.006, 10) == module.COALESCE
+        assert recorder._gather_for(0.001, 0.006, module.ENDING_BATCH) == flooded
+    finally:
+        recorder.close()
