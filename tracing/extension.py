@@ -33,6 +33,7 @@ from .otel.sampling import Decision, RunFacts, decide, head_decision
 from .otel.spans import ERROR, OK, UNSET, SpanRecord, TaskContext, new_span_id, new_trace_id, us
 from .outbox import SpanOutbox, materialize
 from .store import record_from_row, refresh_counts, trace_dict, trace_spans, usual_duration
+from .task_spans import AttemptSpan
 from .telemetry import global_config, telemetry
 
 log = logging.getLogger("runner.tracing")
@@ -46,44 +47,6 @@ def token_hash(token: str) -> str:
 
 def _seconds(us_value: int | None) -> float | None:
     return None if us_value is None else us_value / 1_000_000
-
-
-class AttemptSpan:
-    """An attempt's span as the facts the executor gave, made into its SpanRecord only when
-    something needs it (the writer storing it, an exporter), in that thread. The executor's own
-    thread, which starts the run's next task, only notes them: on a 500-task run its two hooks
-    took about half the time they did when it made the record itself. The record is made once,
-    and its end applied once, whichever thread asks first."""
-
-    __slots__ = ("_ended", "_record", "attempt", "command", "ext", "info", "node_id", "pid", "ready_at", "span_id",
-                 "started_at")  # fmt: skip
-
-    def __init__(self, ext: TracingExtension, node_id: str, attempt: int, span_id: str, info: dict[str, Any]):
-        self.ext, self.node_id, self.attempt, self.span_id = ext, node_id, attempt, span_id
-        self.started_at = info["started_at"]
-        self.ready_at = info.get("ready_at") or self.started_at
-        self.command, self.pid = info.get("command") or "", info.get("pid")
-        self.info: ex.AttemptInfo | None = None  # set (before the span is handed over again) when it ends
-        self._record: SpanRecord | None = None
-        self._ended = False
-
-    def record(self) -> SpanRecord:
-        ext = self.ext
-        with ext.build_lock:
-            record = self._record
-            if record is None:
-                record = ext._node_record(self.node_id, us(min(self.ready_at, self.started_at)), self.span_id)
-                task_spans.attempt_started(
-                    record, self.attempt, ready_at=self.ready_at, started_at=self.started_at,
-                    command=ext.recorder.mask(self.command), pid=self.pid,
-                )  # fmt: skip
-                self._record = record
-            info = self.info
-            if info is not None and not self._ended:
-                self._ended = True
-                timeout = ext.plan.nodes[self.node_id].task.timeout
-                task_spans.attempt_finished(record, info, timeout=timeout, mask=ext.recorder.mask)
-            return record
 
 
 class TracingExtension(RunExtension):

@@ -25,7 +25,7 @@ FLUSH_EVERY = 0.1
 
 def materialize(span: Any) -> SpanRecord:
     """The SpanRecord of a span handed over as one (the run's, a gate's) or as facts to build it
-    from when needed (an attempt's: see tracing.extension.AttemptSpan)."""
+    from when needed (an attempt's: see tracing.task_spans.AttemptSpan)."""
     return span if type(span) is SpanRecord else span.record()
 
 

@@ -118,10 +118,10 @@ def test_a_workflow_can_turn_its_tracing_off():
 def test_attempt_spans_are_made_by_the_writer_not_by_the_thread_that_starts_tasks(monkeypatch):
     """The executor's thread starts each next task, so per attempt it only notes the facts; the
     span itself (attributes, events, the masked command) is made where it is stored."""
-    from tracing import extension
+    from tracing import extension, task_spans
 
     noted, made = [], []
-    note, make = extension.TracingExtension.attempt_started, extension.AttemptSpan.record
+    note, make = extension.TracingExtension.attempt_started, task_spans.AttemptSpan.record
 
     def attempt_started(self, *args, **kwargs):
         noted.append(threading.get_ident())
@@ -132,7 +132,7 @@ def test_attempt_spans_are_made_by_the_writer_not_by_the_thread_that_starts_task
         return make(self)
 
     monkeypatch.setattr(extension.TracingExtension, "attempt_started", attempt_started)
-    monkeypatch.setattr(extension.AttemptSpan, "record", record)
+    monkeypatch.setattr(task_spans.AttemptSpan, "record", record)
     run = run_now("name: w\nmax_parallel: 2\ntasks:\n" + "".join(f"  t{i}: {{run: 'true'}}\n" for i in range(6)))
 
     assert len(noted) == 6 and set(noted) == {threading.get_ident()}  # run_now runs the executor here
