@@ -105,7 +105,7 @@ class AttemptSpan:
     extension's (`ext`) two hooks took about half the time they did when it made the record
     itself. The record is made once, and its end applied once, whichever thread asks first."""
 
-    __slots__ = ("_ended", "_record", "attempt", "command", "ext", "info", "node_id", "pid", "ready_at", "span_id",
+    __slots__ = ("_record", "attempt", "command", "ext", "info", "node_id", "pid", "ready_at", "span_id",
                  "started_at")  # fmt: skip
 
     def __init__(self, ext: Any, node_id: str, attempt: int, span_id: str, info: dict[str, Any]):
@@ -115,7 +115,6 @@ class AttemptSpan:
         self.command, self.pid = info.get("command") or "", info.get("pid")
         self.info: ex.AttemptInfo | None = None  # set (before the span is handed over again) when it ends
         self._record: SpanRecord | None = None
-        self._ended = False
 
     def record(self) -> SpanRecord:
         ext = self.ext
@@ -129,8 +128,7 @@ class AttemptSpan:
                 )  # fmt: skip
                 self._record = record
             info = self.info
-            if info is not None and not self._ended:
-                self._ended = True
+            if info is not None and record.end_us is None:  # ended, and not applied yet
                 timeout = ext.plan.nodes[self.node_id].task.timeout
                 attempt_finished(record, info, timeout=timeout, mask=ext.recorder.mask)
             return record
