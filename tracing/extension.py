@@ -76,7 +76,6 @@ class TracingExtension(RunExtension):
         self.telemetry = telemetry()
         self.lock = threading.Lock()
         self.spans: dict[str, SpanRecord | AttemptSpan] = {}  # this execution's spans, by span id
-        self.build_lock = threading.Lock()
         self.attempt_spans: dict[tuple[str, int], str] = {}
         self.traced_nodes: set[str] = set()
         self.retried = False
@@ -129,6 +128,9 @@ class TracingExtension(RunExtension):
             attributes=attributes, service=self.service,
         )  # fmt: skip
         self.outbox.emit(self.root)
+        self.run_task_spans = task_spans.RunTaskSpans(
+            self.plan, trace.trace_id, trace.root_span_id, run_pk=run.pk, service=self.service, recorder=self.recorder
+        )
         if not resumed:
             self._reused_spans(us(now))
         self._mask_token()
@@ -240,11 +242,8 @@ class TracingExtension(RunExtension):
             self.task_envs[task.id] = cached
         return cached
 
-    def _node_record(self, node_id: str, start_us: int, span_id: str | None = None) -> SpanRecord:
-        return task_spans.task_span(
-            self.plan, node_id, self.trace.trace_id, span_id or new_span_id(), self.root.span_id, start_us,
-            run_pk=self.run.pk, service=self.service,
-        )  # fmt: skip
+    def _node_record(self, node_id: str, start_us: int) -> SpanRecord:
+        return self.run_task_spans.record(node_id, new_span_id(), start_us)
 
     def attempt_started(self, node_id: str, attempt: int, **info: Any) -> None:
         if not self.active:
@@ -252,7 +251,7 @@ class TracingExtension(RunExtension):
         self._began()
         span_id = self.attempt_spans.get((node_id, attempt)) or new_span_id()
         self.attempt_spans[(node_id, attempt)] = span_id
-        span = AttemptSpan(self, node_id, attempt, span_id, info)
+        span = AttemptSpan(self.run_task_spans, node_id, attempt, span_id, info)
         task_row = self.recorder.tasks.get(node_id)
         # Single dict and set operations: atomic, and each thread touches its own node's keys.
         self.spans[span_id] = span

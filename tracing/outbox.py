@@ -29,6 +29,12 @@ def materialize(span: Any) -> SpanRecord:
     return span if type(span) is SpanRecord else span.record()
 
 
+def row_of(span: Any, taskrun_id: int | None, attempt: int | None) -> dict[str, Any]:
+    """A span's row (tracing.store's shape): an attempt's is made from its facts directly, about a
+    third of the work of making its SpanRecord first."""
+    return row_values(span, taskrun_id, attempt) if type(span) is SpanRecord else span.row(taskrun_id, attempt)
+
+
 class SpanOutbox:
     def __init__(self, recorder: Any, run_pk: int, trace_pk: int, *, keep_rows: bool, export_live: bool,
                  telemetry: Any):  # fmt: skip
@@ -96,7 +102,7 @@ class SpanOutbox:
     def _store(self) -> None:
         """Runs in the recorder's transaction: writes every span waiting, and puts them on the event
         that is published (with its sequence number) once they are committed."""
-        records: dict[str, SpanRecord] = {}
+        records: dict[str, Any] = {}  # SpanRecords, and AttemptSpans
         with self.lock:
             event, self.queued_event = self.queued_event, None
         while True:  # a span changed twice is written once, as it is now
@@ -105,8 +111,8 @@ class SpanOutbox:
             except IndexError:
                 break
             records[record.span_id] = record
-        records = {sid: materialize(record) for sid, record in records.items()}
-        rows = {sid: row_values(record, *self.links.get(sid, (None, None))) for sid, record in records.items()}
+        links = self.links
+        rows = {sid: row_of(record, *links.get(sid, (None, None))) for sid, record in records.items()}
         if event is not None:
             event["spans"] = list(rows.values())
         if not rows:

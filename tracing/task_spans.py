@@ -8,14 +8,14 @@ from typing import Any
 
 from workflows.engine import executor as ex
 
-from .otel.spans import ERROR, OK, UNSET, SpanRecord, us
+from .otel.spans import ERROR, OK, RUNNING, UNSET, SpanRecord, us
+from .store import record_from_row
 
 NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
 
 
-def task_span(plan: Any, node_id: str, trace_id: str, span_id: str, parent_id: str, start_us: int, *,
-              run_pk: int, service: str) -> SpanRecord:  # fmt: skip
-    """A span for one node of the plan (a task, or a leg of a matrix task), not started yet."""
+def node_attributes(plan: Any, node_id: str, run_pk: int) -> dict[str, Any]:
+    """What every span of one node of the plan (a task, or a leg of a matrix task) says about it."""
     node = plan.nodes[node_id]
     attributes: dict[str, Any] = {
         "runner.workflow": plan.spec.name,
@@ -27,62 +27,33 @@ def task_span(plan: Any, node_id: str, trace_id: str, span_id: str, parent_id: s
         attributes["runner.matrix"] = node.leg_key
         for key, value in node.leg.items():
             attributes[f"runner.matrix.{key}"] = value if isinstance(value, (str, int, float, bool)) else str(value)
-    return SpanRecord(trace_id, span_id, node_id, start_us, parent_id=parent_id, attributes=attributes, service=service)
+    return attributes
 
 
-def attempt_started(record: SpanRecord, attempt: int, *, ready_at: float, started_at: float, command: str,
-                    pid: int | None) -> None:  # fmt: skip
-    """The span runs from when the task was ready: its queue wait, then its process."""
-    record.attributes.update(
-        {
-            "runner.attempt": attempt,
-            "runner.status": "running",
-            "runner.queue_wait_s": round(max(0.0, started_at - ready_at), 6),
-            "process.command_line": command,
-        }
-    )
-    if pid:
-        record.attributes["process.pid"] = pid
-    record.add_event(us(started_at), "process started", pid=pid)
+class RunTaskSpans:
+    """What the task spans of one run share: the trace, their parent (the run's span), the service,
+    each node's attributes (worked out once a run), and the run's masking (looked up at each use:
+    the run's extensions may add to it as it goes)."""
 
+    def __init__(self, plan: Any, trace_id: str, root_id: str, *, run_pk: int, service: str, recorder: Any):
+        self.plan, self.trace_id, self.root_id, self.run_pk = plan, trace_id, root_id, run_pk
+        self.service, self.recorder = service, recorder
+        self.nodes: dict[str, dict[str, Any]] = {}
 
-def attempt_finished(record: SpanRecord, info: ex.AttemptInfo, *, timeout: float | None,
-                     mask: Callable[[str], str]) -> bool:  # fmt: skip
-    """End the span with the attempt's figures, status and events; True if a retry follows."""
-    r = info.result
-    end = us(r.ended_at)
-    record.attributes.update(
-        {
-            "runner.status": info.status,
-            "process.exit_code": r.exit_code,
-            "runner.signal": r.signal,
-            "runner.wall_s": round(r.wall_s, 6),
-            "runner.cpu_s": round(r.cpu_s, 6),
-            "runner.cpu_user_s": round(r.cpu_user_s, 6),
-            "runner.cpu_sys_s": round(r.cpu_sys_s, 6),
-            "runner.peak_rss_bytes": r.peak_rss_bytes or None,
-        }
-    )
-    record.attributes = {k: v for k, v in record.attributes.items() if v is not None}
-    status, message = OK, ""
-    if info.status == "timeout":
-        status, message = ERROR, f"timed out after {timeout:g}s"
-        record.add_event(end, "timeout", timeout_s=timeout)
-    elif info.status == "cancelled":
-        status = UNSET
-        record.add_event(end, "cancelled", reason="the run was cancelled")
-    elif info.status == "failed":
-        status = ERROR
-        if r.error:
-            message = mask(r.error)
-        elif r.signal:
-            message = f"killed by signal {r.signal}"
-        else:
-            message = f"exit code {r.exit_code}"
-    if info.retry_delay is not None:
-        record.add_event(end, "retry scheduled", delay_s=round(info.retry_delay, 3), next_attempt=info.attempt + 1)
-    record.end(end, status, message)
-    return info.retry_delay is not None
+    def mask(self, text: str) -> str:
+        return self.recorder.mask(text)
+
+    def attributes(self, node_id: str) -> dict[str, Any]:
+        """The node's attributes (shared: copy before changing them)."""
+        attributes = self.nodes.get(node_id)
+        if attributes is None:
+            attributes = self.nodes[node_id] = node_attributes(self.plan, node_id, self.run_pk)
+        return attributes
+
+    def record(self, node_id: str, span_id: str, start_us: int) -> SpanRecord:
+        """A span for the node that is not an attempt's (see ended_without_attempt)."""
+        return SpanRecord(self.trace_id, span_id, node_id, start_us, parent_id=self.root_id,
+                          attributes=dict(self.attributes(node_id)), service=self.service)  # fmt: skip
 
 
 def ended_without_attempt(record: SpanRecord, state: str, reason: str, task: Any, now_us: int) -> None:
@@ -98,37 +69,113 @@ def ended_without_attempt(record: SpanRecord, state: str, reason: str, task: Any
     record.end(now_us, UNSET)
 
 
-class AttemptSpan:
-    """An attempt's span as the facts the executor gave, made into its SpanRecord only when
-    something needs it (the writer storing it, an exporter), in that thread. The executor's own
-    thread, which starts the run's next task, only notes them: on a 500-task run the tracing
-    extension's (`ext`) two hooks took about half the time they did when it made the record
-    itself. The record is made once, and its end applied once, whichever thread asks first."""
+def _micro(seconds: float) -> float:
+    """A non-negative figure in seconds to the microsecond (round(x, 6) took four times as long)."""
+    return int(seconds * 1_000_000 + 0.5) / 1_000_000
 
-    __slots__ = ("_record", "attempt", "command", "ext", "info", "node_id", "pid", "ready_at", "span_id",
+
+def _ended(attributes: dict[str, Any], events: list[dict[str, Any]], info: ex.AttemptInfo, *,
+           timeout: float | None, mask: Callable[[str], str]) -> tuple[int, str, str]:  # fmt: skip
+    """The attempt's figures and events; its end, status and message. Events are in a span row's
+    shape (SpanEvent.as_dict's)."""
+    r = info.result
+    end = us(r.ended_at)
+    attributes["runner.status"] = info.status
+    if r.exit_code is not None:
+        attributes["process.exit_code"] = r.exit_code
+    if r.signal is not None:
+        attributes["runner.signal"] = r.signal
+    user, system = r.cpu_user_s, r.cpu_sys_s
+    attributes["runner.wall_s"] = _micro(r.wall_s)
+    attributes["runner.cpu_s"] = _micro(user + system)
+    attributes["runner.cpu_user_s"] = _micro(user)
+    attributes["runner.cpu_sys_s"] = _micro(system)
+    if r.peak_rss_bytes:
+        attributes["runner.peak_rss_bytes"] = r.peak_rss_bytes
+    status, message = OK, ""
+    if info.status == "timeout":
+        status, message = ERROR, f"timed out after {timeout:g}s"
+        events.append({"ts_us": end, "name": "timeout", "attributes": {"timeout_s": timeout}})
+    elif info.status == "cancelled":
+        status = UNSET
+        events.append({"ts_us": end, "name": "cancelled", "attributes": {"reason": "the run was cancelled"}})
+    elif info.status == "failed":
+        status = ERROR
+        if r.error:
+            message = mask(r.error)
+        elif r.signal:
+            message = f"killed by signal {r.signal}"
+        else:
+            message = f"exit code {r.exit_code}"
+    if info.retry_delay is not None:
+        retry = {"delay_s": round(info.retry_delay, 3), "next_attempt": info.attempt + 1}
+        events.append({"ts_us": end, "name": "retry scheduled", "attributes": retry})
+    return end, status, message
+
+
+class AttemptSpan:
+    """An attempt's span as the facts the executor gave. The executor's own thread, which starts
+    the run's next task, only notes them; the span's row (tracing.store's shape, what is stored and
+    sent to the run page) is made from them where it is stored, in the run's writer, and a
+    SpanRecord only for an exporter. The facts do not change once noted, except `info`, set once
+    when the attempt ends, so a row made at any time says all that is known then.
+
+    The span runs from when the task was ready: its queue wait, then its process."""
+
+    __slots__ = ("_command", "attempt", "command", "info", "node_id", "pid", "ready_at", "run", "span_id",
                  "started_at")  # fmt: skip
 
-    def __init__(self, ext: Any, node_id: str, attempt: int, span_id: str, info: dict[str, Any]):
-        self.ext, self.node_id, self.attempt, self.span_id = ext, node_id, attempt, span_id
+    def __init__(self, run: RunTaskSpans, node_id: str, attempt: int, span_id: str, info: dict[str, Any]):
+        self.run, self.node_id, self.attempt, self.span_id = run, node_id, attempt, span_id
         self.started_at = info["started_at"]
         self.ready_at = info.get("ready_at") or self.started_at
         self.command, self.pid = info.get("command") or "", info.get("pid")
-        self.info: ex.AttemptInfo | None = None  # set (before the span is handed over again) when it ends
-        self._record: SpanRecord | None = None
+        self.info: ex.AttemptInfo | None = None  # set when it ends
+        self._command: str | None = None  # masked, once
+
+    def row(self, taskrun_id: int | None = None, attempt: int | None = None) -> dict[str, Any]:
+        run = self.run
+        command = self._command
+        if command is None:
+            command = self._command = run.mask(self.command)
+        started_at, ready_at = self.started_at, self.ready_at
+        start = us(min(ready_at, started_at))
+        attributes = {
+            **run.attributes(self.node_id),
+            "runner.attempt": self.attempt,
+            "runner.status": "running",
+            "runner.queue_wait_s": _micro(max(0.0, started_at - ready_at)),
+            "process.command_line": command,
+        }
+        pid = self.pid
+        if pid:
+            attributes["process.pid"] = pid
+        events = [
+            {"ts_us": us(started_at), "name": "process started", "attributes": {} if pid is None else {"pid": pid}}
+        ]
+        duration, status, message = None, RUNNING, ""
+        info = self.info
+        if info is not None:
+            timeout = run.plan.nodes[self.node_id].task.timeout
+            end, status, message = _ended(attributes, events, info, timeout=timeout, mask=run.mask)
+            duration = max(0, end - start)
+        return {
+            "span_id": self.span_id,
+            "parent_id": run.root_id,
+            "name": self.node_id[:300],
+            "kind": "internal",
+            "service": run.service[:200],
+            "source": "runner",
+            "start_us": start,
+            "duration_us": duration,
+            "status": status,
+            "status_message": message,
+            "attributes": attributes,
+            "events": events,
+            "taskrun": taskrun_id,
+            "attempt": attempt,
+        }
 
     def record(self) -> SpanRecord:
-        ext = self.ext
-        with ext.build_lock:
-            record = self._record
-            if record is None:
-                record = ext._node_record(self.node_id, us(min(self.ready_at, self.started_at)), self.span_id)
-                attempt_started(
-                    record, self.attempt, ready_at=self.ready_at, started_at=self.started_at,
-                    command=ext.recorder.mask(self.command), pid=self.pid,
-                )  # fmt: skip
-                self._record = record
-            info = self.info
-            if info is not None and record.end_us is None:  # ended, and not applied yet
-                timeout = ext.plan.nodes[self.node_id].task.timeout
-                attempt_finished(record, info, timeout=timeout, mask=ext.recorder.mask)
-            return record
+        """The span for an exporter."""
+        return record_from_row(self.run.trace_id, self.row())

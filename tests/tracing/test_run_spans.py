@@ -121,18 +121,18 @@ def test_attempt_spans_are_made_by_the_writer_not_by_the_thread_that_starts_task
     from tracing import extension, task_spans
 
     noted, made = [], []
-    note, make = extension.TracingExtension.attempt_started, task_spans.AttemptSpan.record
+    note, make = extension.TracingExtension.attempt_started, task_spans.AttemptSpan.row
 
     def attempt_started(self, *args, **kwargs):
         noted.append(threading.get_ident())
         return note(self, *args, **kwargs)
 
-    def record(self):
+    def row(self, *args):
         made.append(threading.get_ident())
-        return make(self)
+        return make(self, *args)
 
     monkeypatch.setattr(extension.TracingExtension, "attempt_started", attempt_started)
-    monkeypatch.setattr(task_spans.AttemptSpan, "record", record)
+    monkeypatch.setattr(task_spans.AttemptSpan, "row", row)
     run = run_now("name: w\nmax_parallel: 2\ntasks:\n" + "".join(f"  t{i}: {{run: 'true'}}\n" for i in range(6)))
 
     assert len(noted) == 6 and set(noted) == {threading.get_ident()}  # run_now runs the executor here

@@ -3,11 +3,14 @@ an attempt or a task can end."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from tests.engine.conftest import plan_of
 from tracing import task_spans
-from tracing.otel.spans import ERROR, OK, UNSET, new_span_id, new_trace_id
+from tracing.models import span_dict
+from tracing.otel.spans import ERROR, OK, RUNNING, UNSET, new_span_id, new_trace_id
 from workflows.engine import executor as ex
 from workflows.engine.process import ProcessResult
 
@@ -22,19 +25,29 @@ tasks:
 """)
 
 
+NODE = next(n for n in PLAN.nodes if n.startswith("build"))
+
+
+def run_spans() -> task_spans.RunTaskSpans:
+    recorder = SimpleNamespace(mask=lambda text: text.replace("pw", "***"))
+    return task_spans.RunTaskSpans(PLAN, new_trace_id(), new_span_id(), run_pk=7, service="runner", recorder=recorder)
+
+
 def span():
-    node_id = next(n for n in PLAN.nodes if n.startswith("build"))
-    return task_spans.task_span(PLAN, node_id, new_trace_id(), new_span_id(), new_span_id(), 1_000_000,
-                                run_pk=7, service="runner")  # fmt: skip
+    return run_spans().record(NODE, new_span_id(), 1_000_000)
+
+
+def started(attempt: int = 2, command: str = "true") -> task_spans.AttemptSpan:
+    info = {"ready_at": 1.0, "started_at": 1.25, "command": command, "pid": 42}
+    return task_spans.AttemptSpan(run_spans(), NODE, attempt, new_span_id(), info)
 
 
 def finish(status: str, *, retry: float | None = None, **result) -> tuple:
-    record = span()
-    task_spans.attempt_started(record, 2, ready_at=1.0, started_at=1.25, command="true", pid=42)
+    attempt = started()
     fields = {"started_at": 1.25, "ended_at": 3.0, "wall_s": 1.75, "cpu_user_s": 0.5, "cpu_sys_s": 0.25}
-    info = ex.AttemptInfo(record.name, 2, ProcessResult(**{**fields, **result}), status, {}, [], retry)
-    retried = task_spans.attempt_finished(record, info, timeout=2.5, mask=lambda text: text.replace("pw", "***"))
-    return record, retried
+    attempt.info = ex.AttemptInfo(NODE, 2, ProcessResult(**{**fields, **result}), status, {}, [], retry)
+    record = attempt.record()
+    return record, any(e.name == "retry scheduled" for e in record.events)
 
 
 def test_a_leg_of_a_matrix_task_names_its_values() -> None:
@@ -45,11 +58,27 @@ def test_a_leg_of_a_matrix_task_names_its_values() -> None:
 
 
 def test_a_started_attempt_shows_its_queue_wait_and_process() -> None:
-    record = span()
-    task_spans.attempt_started(record, 1, ready_at=1.0, started_at=1.25, command="true", pid=42)
+    record = started(1).record()
     assert record.attributes["runner.queue_wait_s"] == 0.25 and record.attributes["process.pid"] == 42
     assert [(e.name, e.ts_us, e.attributes) for e in record.events] == [("process started", 1_250_000, {"pid": 42})]
-    assert record.end_us is None
+    assert (record.start_us, record.end_us, record.attributes["runner.attempt"]) == (1_000_000, None, 1)
+
+
+def test_an_attempts_row_is_in_the_pages_shape_and_its_own() -> None:
+    """The writer stores and sends an attempt's row as made from its facts: the public span shape,
+    running until the attempt ends, with the command masked, and not sharing the node's attributes."""
+    attempt = started(command="deploy --password pw")
+    row = attempt.row(11, 2)
+    assert set(row) == set(span_dict({}))
+    assert (row["status"], row["duration_us"], row["taskrun"], row["attempt"]) == (RUNNING, None, 11, 2)
+    assert row["attributes"]["process.command_line"] == "deploy --password ***"
+    assert row["parent_id"] == attempt.run.root_id and row["name"] == NODE
+    row["attributes"]["changed"] = True
+    assert "changed" not in attempt.run.attributes(NODE) and "changed" not in attempt.row()["attributes"]
+    fields = {"started_at": 1.25, "ended_at": 3.0, "wall_s": 1.75, "exit_code": 0}
+    attempt.info = ex.AttemptInfo(NODE, 2, ProcessResult(**fields), "success", {}, [], None)
+    ended = attempt.row(11, 2)
+    assert (ended["status"], ended["duration_us"], ended["attributes"]["runner.status"]) == (OK, 2_000_000, "success")
 
 
 def test_success_keeps_the_figures_and_drops_what_is_unknown() -> None:
