@@ -75,7 +75,9 @@ class CostExtension(RunExtension):
             self.rates = {"instance": {"unpriced": self.origin}}
             self.rates.update({key: {"unpriced": self.origin} for key in pricing.USAGE})
         self.model = self.target.model if self.target else "allocation"
+        self.pricer = pricing.Pricer(self.rates, self.model)
         self.rates_json = Dumped(self.rates)  # the same on every record of the run: serialised once
+        self.settings: dict[str, tuple[dict[str, float], dict[str, float]]] = {}  # by task id
         self.lock = threading.Lock()
         self.spans: dict[tuple[str, int], list[float | None]] = {}  # (node, attempt) -> [start, end]
         self.peaks: dict[tuple[str, int], int] = {}
@@ -92,6 +94,13 @@ class CostExtension(RunExtension):
         self.pending: list[dict[str, Any]] = []  # records waiting for the writer's next transaction
         self.stored_days: dict[date, float] = {}  # this run's amounts in the database, by day
         self.tags = Dumped(dict(run.tags or {}))  # on every record of the run: serialised once
+        target = self.target
+        self.record_fields = {  # what every record of the run says alike
+            "run_id": run.pk, "workflow_id": run.workflow_id, "model": self.model,
+            "provider": target.provider if target else "", "region": target.region if target else "",
+            "instance_type": target.instance_type if target else "", "catalogue_id": self._catalogue_version(),
+            "rates": self.rates_json, "tags": self.tags,
+        }  # fmt: skip
 
     # ---------------------------------------------------------------- run start
 
@@ -142,7 +151,7 @@ class CostExtension(RunExtension):
             span = self.spans.get(key)
             shared = self._shared(key, span[0], now) if span and self.model == "instance" else None
             inputs = self._inputs(node_id, wall_s=wall_s, cpu_s=cpu_s, peak=self.peaks[key], shared=shared)
-            estimate = pricing.price(self.rates, inputs, self.model)
+            estimate = self.pricer.price(inputs)
             self.live[node_id] = estimate.amount
             node_total = self.node_final.get(node_id, 0.0) + estimate.amount
             run_total = self.final_total + sum(self.live.values())
@@ -172,32 +181,32 @@ class CostExtension(RunExtension):
             peak = max(self.peaks.pop(key, 0), int(result.peak_rss_bytes or 0))
             inputs = self._inputs(info.node_id, wall_s=result.wall_s, cpu_s=result.cpu_s, peak=peak, shared=shared,
                                   reported=reported, problems=problems)  # fmt: skip
-            estimate = pricing.price(self.rates, inputs, self.model)
+            estimate = self.pricer.price(inputs)
+            amount = estimate.amount
             self.live.pop(info.node_id, None)
-            self.node_final[info.node_id] = self.node_final.get(info.node_id, 0.0) + estimate.amount
-            self.final_total += estimate.amount
+            self.node_final[info.node_id] = self.node_final.get(info.node_id, 0.0) + amount
+            self.final_total += amount
             node_total = self.node_final[info.node_id]
             run_total = self.final_total + sum(self.live.values())
             self._forget_old_spans(result.ended_at)
         ended = datetime.fromtimestamp(result.ended_at or time.time(), tz=UTC)
-        fields = {
-            "run_id": self.run.pk, "workflow_id": self.run.workflow_id, "node_id": info.node_id, "task_id": task.id,
-            "attempt_number": info.attempt, "is_retry": info.attempt > 1, "day": ended.date(), "created_at": ended,
-            "model": self.model, "provider": self.target.provider if self.target else "",
-            "region": self.target.region if self.target else "",
-            "instance_type": self.target.instance_type if self.target else "",
-            "catalogue_id": self._catalogue_version(), "amount": estimate.amount, "status": estimate.status,
-            "reason": self.recorder.mask("; ".join(estimate.unpriced)), "rates": self.rates_json, "inputs": inputs,
-            "lines": [line.as_dict() for line in estimate.lines], "tags": self.tags,
-        }  # fmt: skip
+        unpriced = estimate.unpriced
+        status = estimate.status if unpriced else "priced"
+        reason = self.recorder.mask("; ".join(unpriced)) if unpriced else ""
         taskrun_id = self._task_id(info.node_id)
+        fields = {
+            **self.record_fields, "node_id": info.node_id, "task_id": task.id, "attempt_number": info.attempt,
+            "is_retry": info.attempt > 1, "day": ended.date(), "created_at": ended, "amount": amount,
+            "status": status, "reason": reason, "inputs": inputs, "lines": [line.as_dict() for line in estimate.lines],
+            "taskrun_id": taskrun_id,
+        }  # fmt: skip
         with self.lock:
-            self.pending.append({**fields, "taskrun_id": taskrun_id})
+            self.pending.append(fields)
         self._check_budgets(run_total)
         return {
             "kind": "cost", "node": info.node_id, "id": taskrun_id, "attempt": info.attempt, "live": False,
-            "amount": estimate.amount, "node_total": node_total, "run_total": run_total, "status": estimate.status,
-            "reason": fields["reason"], "retry": info.attempt > 1,
+            "amount": amount, "node_total": node_total, "run_total": run_total, "status": status,
+            "reason": reason, "retry": info.attempt > 1,
         }  # fmt: skip
 
     def _store_pending(self) -> None:
@@ -239,7 +248,11 @@ class CostExtension(RunExtension):
     # ---------------------------------------------------------------- helpers
 
     def _inputs(self, node_id: str, **values: Any) -> dict[str, Any]:
-        requests, declared = task_settings(self.plan.spec, self.plan.nodes[node_id].task)
+        task = self.plan.nodes[node_id].task
+        known = self.settings.get(task.id)
+        if known is None:
+            known = self.settings[task.id] = task_settings(self.plan.spec, task)
+        requests, declared = known
         return pricing.attempt_inputs(
             wall_s=values["wall_s"], cpu_s=values["cpu_s"], peak_rss_bytes=values["peak"], shared_s=values["shared"],
             requests=requests, declared=declared, reported=values.get("reported"),

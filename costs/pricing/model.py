@@ -191,52 +191,73 @@ def attempt_inputs(
 
 def price(rates: Mapping[str, Any], inputs: Mapping[str, Any], model: str | None = None) -> Estimate:
     """Line items for one attempt; the same rates and inputs always give the same figures."""
-    model = model or rates.get("target", {}).get("model", "allocation")
-    estimate = Estimate()
-    estimate.lines.extend(_compute_lines(rates.get("instance", {}), inputs, model))
-    for origin in ("declared", "reported"):
-        for key, quantity in sorted((inputs.get(origin) or {}).items()):
-            estimate.lines.append(_usage_line(key, quantity, origin, rates.get(key, {})))
-    for problem in inputs.get("problems") or ():
-        estimate.lines.append(Line("usage", None, "", reason=problem))
-    return estimate
+    return Pricer(rates, model).price(inputs)
 
 
-def _compute_lines(instance: Mapping[str, Any], inputs: Mapping[str, Any], model: str) -> list[Line]:
-    wall = float(inputs.get("wall_s") or 0.0)
-    if instance.get("unpriced"):
-        return [Line("compute", None, "", reason=instance["unpriced"])]
-    sku = instance.get("sku", "")
-    if model == "instance":
-        shared = inputs.get("shared_s")
-        shared = wall if shared is None else float(shared)
-        hours = shared / 3600
-        amount = instance["hourly"] * hours
-        at_once = f" (wall {wall:.3f} s shared with the tasks running at once)" if shared < wall - 1e-9 else ""
-        formula = f"${instance['hourly']:.4f}/h {sku} × {shared:.3f} s{at_once} ÷ 3600 = ${amount:.8f}"
-        return [Line("instance share", amount, formula, hours, "instance-hour", instance["hourly"])]
-    hours = wall / 3600
-    used_vcpu = float(inputs.get("cpu_s") or 0.0) / wall if wall > 0 else 0.0
-    vcpu = max(float(inputs.get("requested_vcpu") or 0.0), used_vcpu)
-    peak_gib = float(inputs.get("peak_rss_bytes") or 0) / GIB
-    gib = max(float(inputs.get("requested_gib") or 0.0), peak_gib)
-    cpu_amount = vcpu * hours * instance["vcpu_hour"]
-    ram_amount = gib * hours * instance["gib_hour"]
-    basis = instance.get("basis", "")
-    return [
-        Line(
-            "vCPU", cpu_amount,
-            f"max({inputs.get('requested_vcpu') or 0:g} requested, {used_vcpu:.4f} used) vCPU × {wall:.3f} s ÷ 3600 "
-            f"× ${instance['vcpu_hour']:.6f}/vCPU-h ({basis} of ${instance['hourly']:.4f}/h {sku}) = ${cpu_amount:.8f}",
-            vcpu * hours, "vCPU-hour", instance["vcpu_hour"],
-        ),
-        Line(
-            "memory", ram_amount,
-            f"max({inputs.get('requested_gib') or 0:g} requested, {peak_gib:.4f} peak) GiB × {wall:.3f} s ÷ 3600 "
-            f"× ${instance['gib_hour']:.6f}/GiB-h = ${ram_amount:.8f}",
-            gib * hours, "GiB-hour", instance["gib_hour"],
-        ),
-    ]  # fmt: skip
+class Pricer:
+    """`price` for many attempts with the same rates (a run's): what the rates alone decide, the
+    model and the fixed text of each formula, is worked out once, not once an attempt."""
+
+    def __init__(self, rates: Mapping[str, Any], model: str | None = None):
+        self.rates = rates
+        self.model = model or rates.get("target", {}).get("model", "allocation")
+        instance = self.instance = rates.get("instance", {})
+        self.unpriced = instance.get("unpriced")
+        if self.unpriced or self.model == "instance":
+            return
+        sku, basis, hourly = instance.get("sku", ""), instance.get("basis", ""), instance["hourly"]
+        self.vcpu_hour, self.gib_hour = instance["vcpu_hour"], instance["gib_hour"]
+        self.vcpu_text = f" s ÷ 3600 × ${self.vcpu_hour:.6f}/vCPU-h ({basis} of ${hourly:.4f}/h {sku}) = $"
+        self.gib_text = f" s ÷ 3600 × ${self.gib_hour:.6f}/GiB-h = $"
+
+    def price(self, inputs: Mapping[str, Any]) -> Estimate:
+        estimate = Estimate(self._compute_lines(inputs))
+        rates = self.rates
+        for origin in ("declared", "reported"):
+            usage = inputs.get(origin)
+            if usage:
+                for key, quantity in sorted(usage.items()):
+                    estimate.lines.append(_usage_line(key, quantity, origin, rates.get(key, {})))
+        for problem in inputs.get("problems") or ():
+            estimate.lines.append(Line("usage", None, "", reason=problem))
+        return estimate
+
+    def _compute_lines(self, inputs: Mapping[str, Any]) -> list[Line]:
+        wall = float(inputs.get("wall_s") or 0.0)
+        if self.unpriced:
+            return [Line("compute", None, "", reason=self.unpriced)]
+        instance = self.instance
+        if self.model == "instance":
+            sku = instance.get("sku", "")
+            shared = inputs.get("shared_s")
+            shared = wall if shared is None else float(shared)
+            hours = shared / 3600
+            amount = instance["hourly"] * hours
+            at_once = f" (wall {wall:.3f} s shared with the tasks running at once)" if shared < wall - 1e-9 else ""
+            formula = f"${instance['hourly']:.4f}/h {sku} × {shared:.3f} s{at_once} ÷ 3600 = ${amount:.8f}"
+            return [Line("instance share", amount, formula, hours, "instance-hour", instance["hourly"])]
+        hours = wall / 3600
+        used_vcpu = float(inputs.get("cpu_s") or 0.0) / wall if wall > 0 else 0.0
+        requested_vcpu, requested_gib = inputs.get("requested_vcpu"), inputs.get("requested_gib")
+        vcpu = max(float(requested_vcpu or 0.0), used_vcpu)
+        peak_gib = float(inputs.get("peak_rss_bytes") or 0) / GIB
+        gib = max(float(requested_gib or 0.0), peak_gib)
+        cpu_amount = vcpu * hours * self.vcpu_hour
+        ram_amount = gib * hours * self.gib_hour
+        return [
+            Line(
+                "vCPU", cpu_amount,
+                f"max({requested_vcpu or 0:g} requested, {used_vcpu:.4f} used) vCPU × {wall:.3f}{self.vcpu_text}"
+                f"{cpu_amount:.8f}",
+                vcpu * hours, "vCPU-hour", self.vcpu_hour,
+            ),
+            Line(
+                "memory", ram_amount,
+                f"max({requested_gib or 0:g} requested, {peak_gib:.4f} peak) GiB × {wall:.3f}{self.gib_text}"
+                f"{ram_amount:.8f}",
+                gib * hours, "GiB-hour", self.gib_hour,
+            ),
+        ]  # fmt: skip
 
 
 def _usage_line(key: str, quantity: float, origin: str, rate: Mapping[str, Any]) -> Line:

@@ -40,6 +40,12 @@ def test_records_sum_to_the_run_total_on_the_page_and_in_the_api(consumer, clien
     upload = records[3]
     assert {line["what"]: line["amount"] for line in upload.lines}["transfer (reported)"] == pytest.approx(0.18)
     assert upload.tags == {"team": "data"}
+    # The run prices with rates it worked out once; each record's own rates and inputs give it again.
+    from costs.pricing.model import price
+
+    for record in records:
+        again = price(record.rates, record.inputs)
+        assert [line.as_dict() for line in again.lines] == record.lines and again.amount == record.amount
 
     client = client_as("viewer")
     api = client.get(f"/api/costs/runs/{run.pk}/").json()
