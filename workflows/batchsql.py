@@ -42,6 +42,23 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+_SECONDS: dict[int, str] = {}  # a second's text as SQLite stores it, by Unix second
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """What Django's SQLite backend stores for a datetime: naive UTC text, microseconds when not
+    zero. The text of each second is kept, so a run's many times (an attempt has three) cost an
+    addition instead of `replace` and `str` (about 4 µs a value here, 1.8 this way)."""
+    second = int(value.timestamp() // 1)
+    text = _SECONDS.get(second)
+    if text is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        text = _SECONDS[second] = str(value.astimezone(UTC).replace(tzinfo=None, microsecond=0))
+    micro = value.microsecond
+    return f"{text}.{micro:06d}" if micro else text
+
+
 class Dumped:
     """A JSON value serialised once and written as is by HotSql: the same value on many rows
     (a run's rates on each of its cost records) is not serialised again for each."""
@@ -110,7 +127,7 @@ class HotSql:
             return value
         if isinstance(value, datetime):
             # What Django's backends store, without its per-value checks: naive UTC text on SQLite.
-            return str(value.astimezone(UTC).replace(tzinfo=None)) if self.sqlite else value
+            return sqlite_datetime(value) if self.sqlite else value
         return model._meta.get_field(name).get_db_prep_save(value, connection=self.conn)
 
     def converter(self, model: Any, field: Any) -> Callable[[Any], Any]:
@@ -130,6 +147,15 @@ class HotSql:
         if type(field) is models.DateField:  # a date: what the backend's adapter makes of it
             adapt_date, prep = conn.ops.adapt_datefield_value, self._prep
             return lambda value: adapt_date(value) if type(value) is date else prep(model, name, value)
+        if type(field) is models.DateTimeField and self.sqlite:  # an attempt has three: the fast way
+            prep = self._prep
+            return lambda value: (
+                sqlite_datetime(value)
+                if type(value) is datetime
+                else value
+                if value is None or type(value) in _AS_IS
+                else prep(model, name, value)
+            )
         if isinstance(field, (models.DateTimeField, models.DateField, models.TimeField)) or (
             field.get_internal_type() in _PLAIN_TYPES
         ):

@@ -114,3 +114,24 @@ def test_json_columns_read_back_as_json_dumps_would_have_written_them() -> None:
                                "tags": {"team": "données ✓"}}],
         )  # fmt: skip
     assert CostDay.objects.filter(tags__team="données ✓").count() == 1
+
+
+def test_datetimes_are_stored_as_djangos_sqlite_backend_stores_them() -> None:
+    """sqlite_datetime keeps each second's text: the same text as Django's SQLite adapter makes
+    (naive UTC, then str), with and without microseconds, in other time zones, before 1970 and
+    across many seconds."""
+    from datetime import UTC, datetime, timedelta
+    from datetime import timezone as tz
+
+    from workflows.batchsql import sqlite_datetime
+
+    start = datetime(2026, 11, 26, 23, 59, 58, 999_999, tzinfo=UTC)
+    values = [start + timedelta(microseconds=step * 250_001) for step in range(20)]
+    values += [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 5, 30, 0, 7, tzinfo=tz(timedelta(hours=5, minutes=30))),
+        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+        datetime(1970, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC),
+    ]
+    for value in values + values:  # the second time from the kept seconds
+        assert sqlite_datetime(value) == str(timezone.make_naive(value, UTC)), value
