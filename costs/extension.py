@@ -77,7 +77,7 @@ class CostExtension(RunExtension):
         self.model = self.target.model if self.target else "allocation"
         self.pricer = pricing.Pricer(self.rates, self.model)
         self.rates_json = Dumped(self.rates)  # the same on every record of the run: serialised once
-        self.settings: dict[str, tuple[dict[str, float], dict[str, float]]] = {}  # by task id
+        self.task_settings: dict[str, tuple[dict[str, float], dict[str, float]]] = {}  # by task id
         self.lock = threading.Lock()
         self.spans: dict[tuple[str, int], list[float | None]] = {}  # (node, attempt) -> [start, end]
         self.peaks: dict[tuple[str, int], int] = {}
@@ -190,9 +190,7 @@ class CostExtension(RunExtension):
             run_total = self.final_total + sum(self.live.values())
             self._forget_old_spans(result.ended_at)
         ended = datetime.fromtimestamp(result.ended_at or time.time(), tz=UTC)
-        unpriced = estimate.unpriced
-        status = estimate.status if unpriced else "priced"
-        reason = self.recorder.mask("; ".join(unpriced)) if unpriced else ""
+        status, reason = estimate.status, self.recorder.mask("; ".join(estimate.unpriced))
         taskrun_id = self._task_id(info.node_id)
         fields = {
             **self.record_fields, "node_id": info.node_id, "task_id": task.id, "attempt_number": info.attempt,
@@ -249,9 +247,9 @@ class CostExtension(RunExtension):
 
     def _inputs(self, node_id: str, **values: Any) -> dict[str, Any]:
         task = self.plan.nodes[node_id].task
-        known = self.settings.get(task.id)
+        known = self.task_settings.get(task.id)
         if known is None:
-            known = self.settings[task.id] = task_settings(self.plan.spec, task)
+            known = self.task_settings[task.id] = task_settings(self.plan.spec, task)
         requests, declared = known
         return pricing.attempt_inputs(
             wall_s=values["wall_s"], cpu_s=values["cpu_s"], peak_rss_bytes=values["peak"], shared_s=values["shared"],

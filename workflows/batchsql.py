@@ -147,15 +147,6 @@ class HotSql:
         if type(field) is models.DateField:  # a date: what the backend's adapter makes of it
             adapt_date, prep = conn.ops.adapt_datefield_value, self._prep
             return lambda value: adapt_date(value) if type(value) is date else prep(model, name, value)
-        if type(field) is models.DateTimeField and self.sqlite:  # an attempt has three: the fast way
-            prep = self._prep
-            return lambda value: (
-                sqlite_datetime(value)
-                if type(value) is datetime
-                else value
-                if value is None or type(value) in _AS_IS
-                else prep(model, name, value)
-            )
         if isinstance(field, (models.DateTimeField, models.DateField, models.TimeField)) or (
             field.get_internal_type() in _PLAIN_TYPES
         ):
