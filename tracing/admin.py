@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .attempt_spans import sync_pending
 from .models import Span, Trace
 
 
@@ -18,3 +19,7 @@ class SpanAdmin(admin.ModelAdmin):
     list_filter = ("status", "source")
     search_fields = ("span_id", "name")
     raw_id_fields = ("trace", "taskrun")
+
+    def get_queryset(self, request):
+        sync_pending()  # attempt spans are stored when first read (tracing.attempt_spans)
+        return super().get_queryset(request)

@@ -31,12 +31,14 @@ from workflows.api import errors
 from workflows.models import Run
 
 from . import serializers as s
+from .attempt_spans import sync, sync_pending, trace_spans
+from .child_spans import store_child_spans
 from .extension import token_hash
 from .models import Span, Trace
 from .otel.compare import compare_spans
 from .otel.zipkin import ZipkinError, parse_spans
 from .search import STATUSES, TraceSearch, spans_with_attribute
-from .store import record_from_row, store_child_spans
+from .store import record_from_row
 from .telemetry import global_config, telemetry
 
 # Scripts flush their spans as they exit; a little after the run ends is still on time.
@@ -116,7 +118,7 @@ class TraceViewSet(viewsets.ReadOnlyModelViewSet):
                 raise NotFound(f"{key}: no trace {value[:40]}")
             pair.append(trace)
         a, b = pair
-        rows = compare_spans(a.spans.values(), b.spans.values())
+        rows = compare_spans(trace_spans(a), trace_spans(b))
         return Response({"a": s.TraceListSerializer(a).data, "b": s.TraceListSerializer(b).data, "spans": rows})
 
 
@@ -142,11 +144,18 @@ class SpanViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Span]:
         spans = Span.objects.select_related("trace")
+        params = self.request.query_params
+        trace = Trace.objects.filter(trace_id=params["trace"].strip().lower()).first() if params.get("trace") else None
+        # Attempt spans are stored when first read (tracing.attempt_spans): store those of the
+        # trace asked for, or of every trace not stored from its final attempts yet.
+        if trace is not None and self.action == "list":
+            sync(trace)
+        else:
+            sync_pending()
         if self.action != "list":
             return spans
-        params = self.request.query_params
         if params.get("trace"):
-            spans = spans.filter(trace__trace_id=params["trace"].strip().lower())
+            spans = spans.filter(trace=trace)
         if params.get("name"):
             spans = spans.filter(name=params["name"])
         for key, choices in (("status", Span.STATUSES), ("source", Span.SOURCES)):

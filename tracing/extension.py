@@ -27,12 +27,13 @@ from workflows.engine import executor as ex
 from workflows.extensions import RunExtension
 
 from . import task_spans
+from .attempt_spans import DERIVED, attempt_rows, trace_spans
 from .models import Span, Trace
 from .otel.config import for_workflow
 from .otel.sampling import Decision, RunFacts, decide, head_decision
 from .otel.spans import ERROR, OK, UNSET, SpanRecord, TaskContext, new_span_id, new_trace_id, us
-from .outbox import SpanOutbox, materialize
-from .store import record_from_row, refresh_counts, trace_dict, trace_spans, usual_duration
+from .outbox import SpanOutbox
+from .store import record_from_row, refresh_counts, trace_dict, usual_duration
 from .task_spans import AttemptSpan
 from .telemetry import global_config, telemetry
 
@@ -75,8 +76,8 @@ class TracingExtension(RunExtension):
             return
         self.telemetry = telemetry()
         self.lock = threading.Lock()
-        self.spans: dict[str, SpanRecord | AttemptSpan] = {}  # this execution's spans, by span id
-        self.attempt_spans: dict[tuple[str, int], str] = {}
+        self.spans: dict[str, SpanRecord] = {}  # this execution's spans without an attempt, by span id
+        self.attempts: dict[tuple[str, int], AttemptSpan] = {}  # its attempts' spans, by node and attempt
         self.traced_nodes: set[str] = set()
         self.retried = False
         self.tasks_began = False
@@ -90,13 +91,15 @@ class TracingExtension(RunExtension):
         if trace is None:
             trace_id = new_trace_id()
             head = head_decision(self.config.sampling, trace_id)
+            sampled = head.sampled if head else None
+            keep = self.config.store == "all" or sampled is not False
             try:
                 with transaction.atomic():
                     trace = Trace.objects.create(
                         run=run, trace_id=trace_id, root_span_id=new_span_id(), status=run.RUNNING,
                         started_at=datetime.fromtimestamp(now, tz=UTC), sampler=self.config.sampling.sampler,
-                        sampled=head.sampled if head else None, decision=head.reason if head else "",
-                        token_hash=token_hash(self.token),
+                        sampled=sampled, decision=head.reason if head else "", token_hash=token_hash(self.token),
+                        service=self.telemetry.service_name[:200], attempt_spans=Trace.PENDING if keep else Trace.NONE,
                     )  # fmt: skip
             except IntegrityError:
                 trace, resumed = Trace.objects.get(run=run), True
@@ -109,7 +112,7 @@ class TracingExtension(RunExtension):
         self.trace = trace
         self.sampled = trace.sampled  # True/False: decided at the start; None: tail, decided at the end
         self.outbox = SpanOutbox(
-            self.recorder, run.pk, trace.pk, keep_rows=self.config.store == "all" or self.sampled is not False,
+            self.recorder, run.pk, trace.pk, keep_rows=trace.attempt_spans != Trace.NONE,
             export_live=self.sampled is True and self.telemetry.exporting, telemetry=self.telemetry,
         )  # fmt: skip
         self.active = True
@@ -135,7 +138,7 @@ class TracingExtension(RunExtension):
             self._reused_spans(us(now))
         self._mask_token()
         self.static_env = self._static_env()
-        self.task_envs: dict[str, dict[str, str]] = {}
+        self.node_envs: dict[str, tuple[dict[str, str], str]] = {}
         self.context = TaskContext(
             trace.trace_id,
             sampled=self.sampled is not False,  # undecided (tail): the task's script records, we decide later
@@ -144,7 +147,14 @@ class TracingExtension(RunExtension):
         )
 
     def _close_lost(self, trace: Trace, now_us: int) -> None:
-        """Spans a dead worker left running end now, as errors; the root stays open for us."""
+        """Spans a dead worker left running end now, as errors; the root stays open for us. (Its
+        attempts' spans are made from their rows, which the reaper marked lost.)"""
+        if trace.attempt_spans == Trace.STORED:
+            # Begun before attempt spans were made from attempt rows: they are from now on, under
+            # other ids, so the ones stored as it went would be there twice.
+            Span.objects.filter(trace=trace, source="runner", attempt__isnull=False).delete()
+            Trace.objects.filter(pk=trace.pk).update(attempt_spans=Trace.PENDING)
+            trace.attempt_spans = Trace.PENDING
         for row in Span.objects.filter(trace=trace, duration_us__isnull=True).exclude(span_id=trace.root_span_id):
             row.duration_us = max(0, now_us - row.start_us)
             row.status, row.status_message = ERROR, "lost: the worker running it stopped"
@@ -219,11 +229,10 @@ class TracingExtension(RunExtension):
             return {}
         try:
             self._began()
-            span_id = new_span_id()
-            self.attempt_spans[(node_id, attempt)] = span_id  # one key per thread: no lock needed
-            env = dict(self._task_env(self.plan.nodes[node_id].task))
-            env.update(self.context.env(span_id, {"runner.node": node_id, "runner.attempt": str(attempt)}))
-            return env
+            span_id = task_spans.attempt_span_id(self.trace.trace_id, node_id, attempt)
+            fixed, baggage = self.node_envs.get(node_id) or self._node_env(node_id)
+            # The attempt's baggage entry as the W3C propagator writes it (a number needs no quoting).
+            return {**fixed, **self.context.env_with(span_id, f"{baggage},runner.attempt={attempt}")}
         except Exception:  # a tracing bug must not fail the attempt
             log.exception("tracing could not prepare the environment of %s", node_id)
             return {}
@@ -233,14 +242,14 @@ class TracingExtension(RunExtension):
         id; the workflow's `env:` may set these itself, and then wins."""
         return self.static_env if self.active else {}
 
-    def _task_env(self, task: Any) -> dict[str, str]:
-        """The task's service name, unless the workflow file sets one itself."""
-        cached = self.task_envs.get(task.id)
-        if cached is None:
-            own = {**self.plan.spec.env, **task.env}
-            cached = {} if "OTEL_SERVICE_NAME" in own else {"OTEL_SERVICE_NAME": f"{self.plan.spec.name}.{task.id}"}
-            self.task_envs[task.id] = cached
-        return cached
+    def _node_env(self, node_id: str) -> tuple[dict[str, str], str]:
+        """What every attempt of the node has in its environment (the task's service name,
+        unless the workflow file sets one itself), and its BAGGAGE but the attempt's entry."""
+        task = self.plan.nodes[node_id].task
+        own = {**self.plan.spec.env, **task.env}
+        fixed = {} if "OTEL_SERVICE_NAME" in own else {"OTEL_SERVICE_NAME": f"{self.plan.spec.name}.{task.id}"}
+        entry = self.node_envs[node_id] = (fixed, self.context.baggage_with({"runner.node": node_id}))
+        return entry
 
     def _node_record(self, node_id: str, start_us: int) -> SpanRecord:
         return self.run_task_spans.record(node_id, new_span_id(), start_us)
@@ -249,23 +258,18 @@ class TracingExtension(RunExtension):
         if not self.active:
             return
         self._began()
-        span_id = self.attempt_spans.get((node_id, attempt)) or new_span_id()
-        self.attempt_spans[(node_id, attempt)] = span_id
+        span_id = task_spans.attempt_span_id(self.trace.trace_id, node_id, attempt)
         span = AttemptSpan(self.run_task_spans, node_id, attempt, span_id, info)
-        task_row = self.recorder.tasks.get(node_id)
         # Single dict and set operations: atomic, and each thread touches its own node's keys.
-        self.spans[span_id] = span
+        self.attempts[(node_id, attempt)] = span
         self.traced_nodes.add(node_id)
-        if task_row is not None:
-            self.outbox.links[span_id] = (task_row["id"], attempt)
         self.outbox.emit(span)
 
     def attempt_finished(self, info: ex.AttemptInfo) -> None:
         if not self.active:
             return
-        span_id = self.attempt_spans.get((info.node_id, info.attempt))
-        span = self.spans.get(span_id or "")
-        if type(span) is not AttemptSpan:
+        span = self.attempts.get((info.node_id, info.attempt))
+        if span is None:
             return  # attempt_started already reported it missing; nothing to end
         span.info = info  # before the span is handed over again: whoever makes its record sees the end
         if info.retry_delay is not None:
@@ -341,13 +345,16 @@ class TracingExtension(RunExtension):
             "sampled": decision.sampled,
             "decision": decision.reason[:200],
         }
-        trace_pk = self.trace.pk
+        if drop:
+            fields["attempt_spans"] = Trace.NONE
+        trace_pk, run_pk = self.trace.pk, self.run.pk
+        derived = not drop and self.trace.attempt_spans in DERIVED
 
         def store() -> None:
             # The span rows went with the span event queued before this one.
             if drop:
                 Span.objects.filter(trace_id=trace_pk).delete()
-            refresh_counts(trace_pk, fields)
+            refresh_counts(trace_pk, fields, attempts_of_run=run_pk if derived else None)
 
         for key, value in fields.items():
             setattr(self.trace, key, value)
@@ -373,12 +380,18 @@ class TracingExtension(RunExtension):
     def _all_spans(self) -> list[SpanRecord]:
         """This execution's spans from memory, everything else (children, earlier executions) from
         the database: a tail decision exports the whole trace."""
-        mine = {span_id: materialize(span) for span_id, span in self.spans.items()}
+        mine = {span.span_id: span.record() for span in self.attempts.values()}
+        mine.update(self.spans)
         for record in (self.root, self.gates):
             if record is not None:
                 mine[record.span_id] = record
         with transaction.atomic():
-            rows = Span.objects.filter(trace=self.trace).exclude(span_id__in=list(mine)).values()
+            stored = Span.objects.filter(trace=self.trace).exclude(span_id__in=list(mine))
+            if self.trace.attempt_spans in DERIVED:  # an earlier execution's attempts: from their rows
+                stored = stored.exclude(source="runner", attempt__isnull=False)
+                rows = [*stored.values(), *(row for row in attempt_rows(self.trace) if row["span_id"] not in mine)]
+            else:
+                rows = list(stored.values())
             others = [record_from_row(self.trace.trace_id, row) for row in rows]
         return [*mine.values(), *others]
 

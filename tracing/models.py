@@ -30,6 +30,17 @@ class Trace(models.Model):
     decision = models.CharField(max_length=200, blank=True, help_text="Why it was kept or dropped.")
     # A hash of the per-run token that lets the run's scripts send spans; never the token itself.
     token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    service = models.CharField(max_length=200, blank=True, help_text="The service name of the runner's spans.")
+
+    # Where the spans of the run's task attempts come from (tracing.attempt_spans).
+    STORED, PENDING, MADE, NONE = "stored", "pending", "made", "none"
+    ATTEMPT_SPANS = [
+        (STORED, "stored as the run went (traces made before attempt spans were derived)"),
+        (PENDING, "made from the run's attempt rows when read; not yet from their final state"),
+        (MADE, "made from the run's final attempt rows"),
+        (NONE, "none: the trace keeps no spans"),
+    ]
+    attempt_spans = models.CharField(max_length=8, choices=ATTEMPT_SPANS, default=STORED)
 
     class Meta:
         ordering = ["-started_at", "-id"]

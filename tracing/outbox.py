@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 
+from workflows.recorder import LATER
+
 from .otel.spans import SpanRecord
 from .store import row_values, upsert_spans
 
@@ -21,18 +23,13 @@ log = logging.getLogger("runner.tracing")
 # Span changes reach the database and the page at most this often (a busy run's many changes
 # share one write and one event); the waterfall's bars grow by the clock in between.
 FLUSH_EVERY = 0.1
+IDLE_FOR = 5.0
 
 
 def materialize(span: Any) -> SpanRecord:
     """The SpanRecord of a span handed over as one (the run's, a gate's) or as facts to build it
     from when needed (an attempt's: see tracing.task_spans.AttemptSpan)."""
     return span if type(span) is SpanRecord else span.record()
-
-
-def row_of(span: Any, taskrun_id: int | None, attempt: int | None) -> dict[str, Any]:
-    """A span's row (tracing.store's shape): an attempt's is made from its facts directly, about a
-    third of the work of making its SpanRecord first."""
-    return row_values(span, taskrun_id, attempt) if type(span) is SpanRecord else span.row(taskrun_id, attempt)
 
 
 class SpanOutbox:
@@ -43,7 +40,9 @@ class SpanOutbox:
         self.keep_rows = keep_rows
         self.export_live = export_live
         self.telemetry = telemetry
-        self.links: dict[str, tuple[int, int | None]] = {}  # span id -> (task run id, attempt)
+        # A span without an attempt of its own -> (its task run's id, None); an attempt's span
+        # finds its task run in the recorder's.
+        self.links: dict[str, tuple[int, int | None]] = {}
         self.lock = threading.Lock()
         self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
         self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
@@ -101,7 +100,9 @@ class SpanOutbox:
 
     def _store(self) -> None:
         """Runs in the recorder's transaction: writes every span waiting, and puts them on the event
-        that is published (with its sequence number) once they are committed."""
+        that is published (with its sequence number) once they are committed. An attempt's span is
+        not written (tracing.attempt_spans makes it from the attempt's row when read), and its row
+        is made for the event only if the run's page is open."""
         records: dict[str, Any] = {}  # SpanRecords, and AttemptSpans
         with self.lock:
             event, self.queued_event = self.queued_event, None
@@ -112,9 +113,21 @@ class SpanOutbox:
                 break
             records[record.span_id] = record
         links = self.links
-        rows = {sid: row_of(record, *links.get(sid, (None, None))) for sid, record in records.items()}
+        rows, attempts = [], []
+        for span_id, record in records.items():
+            if type(record) is SpanRecord:
+                rows.append(row_values(record, *links.get(span_id, (None, None))))
+            else:  # an attempt's span: made from its row when read (tracing.attempt_spans), so not stored
+                attempts.append(record)
         if event is not None:
-            event["spans"] = list(rows.values())
+            event["spans"] = rows
+            if attempts:  # its row only if the run's page is open
+
+                def with_attempts() -> dict[str, Any]:
+                    tasks = self.recorder.tasks  # each attempt's span links to its task run
+                    return {"spans": rows + [a.row(tasks.get(a.node_id, {}).get("id"), a.attempt) for a in attempts]}
+
+                event[LATER] = with_attempts
         if not rows:
             return
         try:
@@ -123,7 +136,7 @@ class SpanOutbox:
             # errors; for others, a full disk or I/O error, it ends the whole transaction, and then
             # rolling back to the savepoint fails loudly instead of the batch going missing.)
             with transaction.atomic():
-                upsert_spans(self.trace_pk, list(rows.values()))
+                upsert_spans(self.trace_pk, rows)
         except DatabaseError:
             log.exception("tracing could not store %d span(s) of run %s", len(rows), self.run_pk)
 
@@ -131,13 +144,14 @@ class SpanOutbox:
 class _Ticker:
     """One thread for all the outboxes of this process: every FLUSH_EVERY / 2 it sends what waited
     in memory (a thread per run cost each run's start about a millisecond). It ends when no run
-    is left and starts again with the next."""
+    has been left for IDLE_FOR seconds, and starts again with the next."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.outboxes: set[SpanOutbox] = set()
         self.thread: threading.Thread | None = None
         self.pid = 0
+        self.idle_since: float | None = None  # when its last run ended, while it waits for another
 
     def add(self, outbox: SpanOutbox) -> None:
         with self.lock:
@@ -157,8 +171,13 @@ class _Ticker:
             with self.lock:
                 outboxes = list(self.outboxes)
                 if not outboxes:
-                    self.thread = None
-                    return
+                    # Kept a while for the next run: starting a thread is ~0.5 ms of a run's start.
+                    self.idle_since = self.idle_since or time.monotonic()
+                    if time.monotonic() - self.idle_since >= IDLE_FOR:
+                        self.thread, self.idle_since = None, None
+                        return
+                    continue
+                self.idle_since = None
             for outbox in outboxes:
                 try:
                     outbox.flush_due()

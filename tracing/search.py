@@ -16,6 +16,7 @@ from django.db.models.functions import Cast
 
 from workflows.models import Run, Workflow
 
+from .attempt_spans import sync_pending
 from .models import Span, Trace
 
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,200}$")
@@ -95,6 +96,7 @@ class TraceSearch:
         if self.run is not None:
             traces = traces.filter(run_id=self.run)
         if self.attribute is not None:
+            sync_pending()  # attempt spans are stored when first read: these are read in SQL
             traces = traces.filter(Exists(spans_with_attribute(*self.attribute).filter(trace=OuterRef("pk"))))
         return traces
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .attempt_spans import sync
 from .models import Span, Trace
 
 
@@ -40,6 +41,7 @@ class TraceDetailSerializer(TraceListSerializer):
 
     @extend_schema_field(SpanSerializer(many=True))
     def get_spans(self, trace: Trace) -> list[dict]:
+        sync(trace)  # its attempt spans are stored when first read
         spans = trace.spans.select_related("trace").order_by("start_us", "id")
         return SpanSerializer(spans, many=True).data
 

@@ -1,31 +1,28 @@
-"""Storing spans: rows from span records, child spans sent to /api/v2/spans, and their events.
+"""Storing spans: rows from span records, the trace's counts, the run's sequence numbers.
 
-The runner's own spans are written by the run's recorder (tracing.extension); spans that a
-task's script sends arrive here, in the web process, and get the run's next sequence number
-in the same transaction that stores them, like every other run event.
+The runner's own spans are written by the run's recorder (tracing.extension), except its attempt
+spans, made from the attempts' rows when read (tracing.attempt_spans); spans that a task's script
+sends are stored by tracing.child_spans.
 """
 
 from __future__ import annotations
 
 import operator
 import statistics
-from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
 
-from dashboard.events import publish_events
 from workflows.batchsql import HotSql
-from workflows.models import Run
+from workflows.models import Run, TaskAttempt, TaskRun
 
-from .models import Span, Trace, span_dict
+from .models import Span, Trace
 from .otel.spans import ERROR, RUNNING, SpanEvent, SpanRecord
-from .otel.zipkin import ZipkinError
 
+FAILED_ATTEMPTS = ("failed", "timeout", "lost")  # an attempt's statuses whose span is an error
 USUAL_RUNS = 20  # the last this many successful runs make a workflow's usual duration
 USUAL_MIN = 3  # fewer than this and there is no "usual" yet
-SNAPSHOT_LIMIT = 5000
 
 
 def row_values(record: SpanRecord, taskrun_id: int | None = None, attempt: int | None = None) -> dict[str, Any]:
@@ -119,11 +116,6 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
     }
 
 
-def trace_spans(trace: Trace, limit: int = SNAPSHOT_LIMIT) -> list[dict[str, Any]]:
-    rows = Span.objects.filter(trace=trace).order_by("start_us", "id").values()[:limit]
-    return [span_dict(row) for row in rows]
-
-
 def usual_duration(run: Run) -> float | None:
     """The median wall time of the workflow's last successful runs (None with too few)."""
     rows = (
@@ -146,62 +138,39 @@ def allocate_seqs(run_id: int, count: int) -> list[int]:
     return list(range(last - count + 1, last + 1))
 
 
-def refresh_counts(trace_pk: int, fields: dict[str, Any] | None = None) -> None:
+def refresh_counts(trace_pk: int, fields: dict[str, Any] | None = None, *, attempts_of_run: int | None = None) -> None:
     """Recount the trace's spans (and set `fields` of its row, such as its end) in one statement:
-    a run's final batch waits for this, and the three ORM queries it replaced took ~2 ms of it."""
+    a run's final batch waits for this, and the three ORM queries it replaced took ~2 ms of it.
+
+    With `attempts_of_run`, the trace's attempt spans are made from that run's attempt rows
+    (tracing.attempt_spans): each attempt counts as one span, an error if it failed, timed out or
+    was lost, and the attempt spans stored so far are not counted again."""
     q, meta, spans = connection.ops.quote_name, Trace._meta, Span._meta
     fields = fields or {}
     names = list(fields)
     sets = "".join(f"{q(meta.get_field(name).column)} = %s, " for name in names)
+    error = f"{q(spans.get_field('status').column)} = %s"
     count = f"SELECT COUNT(*) FROM {q(spans.db_table)} WHERE {q(spans.get_field('trace').column)} = %s"
+    params: list[Any] = [meta.get_field(name).get_db_prep_save(fields[name], connection) for name in names]
+    if attempts_of_run is None:
+        span_count, error_count = f"({count})", f"({count} AND {error})"
+        params += [trace_pk, trace_pk, ERROR]
+    else:
+        own = f"NOT ({q(spans.get_field('source').column)} = %s AND {q(spans.get_field('attempt').column)} IS NOT NULL)"
+        at, tr = TaskAttempt._meta, TaskRun._meta
+        attempts = (
+            f"SELECT COUNT(*) FROM {q(at.db_table)} INNER JOIN {q(tr.db_table)} ON "
+            f"{q(at.db_table)}.{q(at.get_field('taskrun').column)} = {q(tr.db_table)}.{q(tr.pk.column)} "
+            f"WHERE {q(tr.db_table)}.{q(tr.get_field('run').column)} = %s"
+        )
+        failed = f"{q(at.db_table)}.{q(at.get_field('status').column)} IN ({', '.join(['%s'] * len(FAILED_ATTEMPTS))})"
+        span_count = f"(({count} AND {own}) + ({attempts}))"
+        error_count = f"(({count} AND {own} AND {error}) + ({attempts} AND {failed}))"
+        params += [trace_pk, "runner", attempts_of_run, trace_pk, "runner", ERROR, attempts_of_run, *FAILED_ATTEMPTS]
     with connection.cursor() as cursor:
         HotSql(connection).execute(
             cursor,
-            f"UPDATE {q(meta.db_table)} SET {sets}{q(meta.get_field('span_count').column)} = ({count}), "
-            f"{q(meta.get_field('error_count').column)} = ({count} AND {q(spans.get_field('status').column)} = %s) "
-            f"WHERE {q(meta.pk.column)} = %s",
-            [*(meta.get_field(name).get_db_prep_save(fields[name], connection) for name in names),
-             trace_pk, trace_pk, ERROR, trace_pk],
-        )  # fmt: skip
-
-
-def store_child_spans(trace: Trace, records: Iterable[SpanRecord]) -> list[dict[str, Any]]:
-    """Store spans a task's script sent (a span sent again replaces its earlier copy) and publish
-    them to the run page. Each is linked to the task attempt it nests under, for its log link."""
-    records = list(records)
-    if not records:
-        return []
-    with transaction.atomic():
-        known = {
-            row["span_id"]: row
-            for row in Span.objects.filter(trace=trace).values(
-                "span_id", "parent_id", "source", "taskrun_id", "attempt"
-            )
-        }
-        for index, record in enumerate(records):
-            if known.get(record.span_id, {}).get("source") == "runner":
-                raise ZipkinError(f"span {index}: id {record.span_id} is one of the runner's own spans")
-        parents = {r.span_id: r.parent_id for r in records}
-        rows = []
-        for record in records:
-            taskrun_id, attempt = _owner(record.span_id, parents, known)
-            rows.append(row_values(record, taskrun_id, attempt))
-        upsert_spans(trace.pk, rows)
-        refresh_counts(trace.pk)
-        (seq,) = allocate_seqs(trace.run_id, 1)
-    event = {"kind": "span", "seq": seq, "spans": rows}
-    publish_events(trace.run_id, [event])
-    return event["spans"]
-
-
-def _owner(span_id: str, parents: dict[str, str], known: dict[str, dict]) -> tuple[int | None, int | None]:
-    """Walk up the parents to the first span that belongs to a task attempt."""
-    seen = set()
-    current = parents.get(span_id, "")
-    while current and current not in seen:
-        seen.add(current)
-        row = known.get(current)
-        if row is not None and row["taskrun_id"] is not None:
-            return row["taskrun_id"], row["attempt"]
-        current = parents.get(current) or (row["parent_id"] if row else "")
-    return None, None
+            f"UPDATE {q(meta.db_table)} SET {sets}{q(meta.get_field('span_count').column)} = {span_count}, "
+            f"{q(meta.get_field('error_count').column)} = {error_count} WHERE {q(meta.pk.column)} = %s",
+            [*params, trace_pk],
+        )

@@ -3,15 +3,40 @@ task ends without an attempt of its own (skipped, upstream failed, cancelled, fa
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from workflows.engine import executor as ex
+from workflows.engine.handle import ProcessResult
 
-from .otel.spans import ERROR, OK, RUNNING, UNSET, SpanRecord, us
-from .store import record_from_row
+from .otel.spans import ERROR, OK, RUNNING, UNSET, SpanRecord
+from .store import FAILED_ATTEMPTS, record_from_row
 
 NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
+
+
+@functools.lru_cache(maxsize=8192)
+def _node_base(trace_id: str, node_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{trace_id}/{node_id}".encode(), digest_size=8).digest(), "big")
+
+
+def attempt_span_id(trace_id: str, node_id: str, attempt: int) -> str:
+    """An attempt's span id, the same whenever it is worked out, so that the span made from the
+    attempt's row when it is read has the id its process was given in TRACEPARENT: a number
+    drawn from the trace id (random) and the node, plus the attempt's number."""
+    value = (_node_base(trace_id, node_id) + attempt) & 0xFFFF_FFFF_FFFF_FFFF
+    return f"{value or 1:016x}"  # all zeros is no span id
+
+
+def stored_us(seconds: float) -> int:
+    """Unix seconds to integer microseconds as a stored datetime keeps them (datetime.fromtimestamp
+    rounds the fraction, half to even), so a span made while its attempt runs and one made later
+    from the attempt's row agree to the microsecond."""
+    whole = int(seconds)
+    return whole * 1_000_000 + round((seconds - whole) * 1_000_000)
 
 
 def node_attributes(plan: Any, node_id: str, run_pk: int) -> dict[str, Any]:
@@ -79,17 +104,19 @@ def _ended(attributes: dict[str, Any], events: list[dict[str, Any]], info: ex.At
     """The attempt's figures and events; its end, status and message. Events are in a span row's
     shape (SpanEvent.as_dict's)."""
     r = info.result
-    end = us(r.ended_at)
+    end = stored_us(r.ended_at)
     attributes["runner.status"] = info.status
     if r.exit_code is not None:
         attributes["process.exit_code"] = r.exit_code
     if r.signal is not None:
         attributes["runner.signal"] = r.signal
     user, system = r.cpu_user_s, r.cpu_sys_s
-    attributes["runner.wall_s"] = _micro(r.wall_s)
-    attributes["runner.cpu_s"] = _micro(user + system)
-    attributes["runner.cpu_user_s"] = _micro(user)
-    attributes["runner.cpu_sys_s"] = _micro(system)
+    if r.wall_s is not None:  # None: an attempt lost with its worker
+        attributes["runner.wall_s"] = _micro(r.wall_s)
+    if user is not None and system is not None:
+        attributes["runner.cpu_s"] = _micro(user + system)
+        attributes["runner.cpu_user_s"] = _micro(user)
+        attributes["runner.cpu_sys_s"] = _micro(system)
     if r.peak_rss_bytes:
         attributes["runner.peak_rss_bytes"] = r.peak_rss_bytes
     status, message = OK, ""
@@ -99,7 +126,7 @@ def _ended(attributes: dict[str, Any], events: list[dict[str, Any]], info: ex.At
     elif info.status == "cancelled":
         status = UNSET
         events.append({"ts_us": end, "name": "cancelled", "attributes": {"reason": "the run was cancelled"}})
-    elif info.status == "failed":
+    elif info.status in FAILED_ATTEMPTS:  # failed, or lost with its worker
         status = ERROR
         if r.error:
             message = mask(r.error)
@@ -114,11 +141,15 @@ def _ended(attributes: dict[str, Any], events: list[dict[str, Any]], info: ex.At
 
 
 class AttemptSpan:
-    """An attempt's span as the facts the executor gave. The executor's own thread, which starts
-    the run's next task, only notes them; the span's row (tracing.store's shape, what is stored and
-    sent to the run page) is made from them where it is stored, in the run's writer, and a
-    SpanRecord only for an exporter. The facts do not change once noted, except `info`, set once
-    when the attempt ends, so a row made at any time says all that is known then.
+    """An attempt's span as the facts the executor gave, or as the attempt's row stored them
+    (`from_stored`): the same facts, so the same row, to the microsecond.
+
+    The executor's own thread, which starts the run's next task, only notes them. The span's row
+    (tracing.store's shape) is made only when someone asks: the run's writer makes it for the span
+    event when the run's page is open, tracing.attempt_spans makes it from the attempt's row when
+    spans are read, and a SpanRecord is made from it only for an exporter. The facts do not change
+    once noted, except `info`, set once when the attempt ends, so a row made at any time says all
+    that is known then.
 
     The span runs from when the task was ready: its queue wait, then its process."""
 
@@ -133,26 +164,44 @@ class AttemptSpan:
         self.info: ex.AttemptInfo | None = None  # set when it ends
         self._command: str | None = None  # masked, once
 
+    @classmethod
+    def from_stored(cls, run: RunTaskSpans, node_id: str, row: dict[str, Any]) -> AttemptSpan:
+        """The span of an attempt as its row (TaskAttempt's values) stores it. The row's command
+        and error were masked when they were stored."""
+        started = row["started_at"].timestamp()
+        ready = row["ready_at"]
+        facts = {"started_at": started, "ready_at": ready.timestamp() if ready else None, "command": row["command"],
+                 "pid": row["pid"]}  # fmt: skip
+        span = cls(run, node_id, row["number"], attempt_span_id(run.trace_id, node_id, row["number"]), facts)
+        span._command = row["command"]
+        finished: datetime | None = row["finished_at"]
+        if row["status"] != "running" and finished is not None:
+            result = ProcessResult(
+                exit_code=row["exit_code"], signal=row["signal"], started_at=started, ended_at=finished.timestamp(),
+                wall_s=row["wall_s"], cpu_user_s=row["cpu_user_s"], cpu_sys_s=row["cpu_sys_s"],
+                peak_rss_bytes=row["peak_rss_bytes"] or 0, error=row["error"] or None, pid=row["pid"],
+            )  # fmt: skip
+            span.info = ex.AttemptInfo(node_id, row["number"], result, row["status"], {}, [], row["retry_delay"])
+        return span
+
     def row(self, taskrun_id: int | None = None, attempt: int | None = None) -> dict[str, Any]:
         run = self.run
         command = self._command
         if command is None:
             command = self._command = run.mask(self.command)
-        started_at, ready_at = self.started_at, self.ready_at
-        start = us(min(ready_at, started_at))
+        started = stored_us(self.started_at)
+        start = min(stored_us(self.ready_at), started)
         attributes = {
             **run.attributes(self.node_id),
             "runner.attempt": self.attempt,
             "runner.status": "running",
-            "runner.queue_wait_s": _micro(max(0.0, started_at - ready_at)),
+            "runner.queue_wait_s": (started - start) / 1_000_000,
             "process.command_line": command,
         }
         pid = self.pid
         if pid:
             attributes["process.pid"] = pid
-        events = [
-            {"ts_us": us(started_at), "name": "process started", "attributes": {} if pid is None else {"pid": pid}}
-        ]
+        events = [{"ts_us": started, "name": "process started", "attributes": {} if pid is None else {"pid": pid}}]
         duration, status, message = None, RUNNING, ""
         info = self.info
         if info is not None:

@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404, render
 
 from workflows.models import Workflow
 
+from .attempt_spans import trace_spans
 from .models import Trace
 from .otel.compare import compare_spans
 from .search import STATUSES, TraceSearch
-from .store import trace_dict, trace_spans
+from .store import trace_dict
 
 PAGE_SIZE = 50
 

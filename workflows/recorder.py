@@ -40,6 +40,7 @@ FLOOD_FACTOR = 2.0
 # Once every task has started or ended, batches smaller than this are no longer gathered for long.
 ENDING_BATCH = 500
 MAX_COALESCE = 0.025
+LATER = "later"  # see RunRecorder.emit
 STREAMS = {"stdout": LogLine.STDOUT, "stderr": LogLine.STDERR, "system": LogLine.SYSTEM}
 
 
@@ -129,7 +130,9 @@ class RunRecorder(ex.Hooks):
         """An extension's record: `store` runs in the writer's transaction, then the event goes
         out with the run's next sequence number, in order with the task changes around it.
         `event` may be a function: the writer calls it (in emit order, before `store`) to build
-        the event, so that work stays off the task threads; returning None sends nothing."""
+        the event, so that work stays off the task threads; returning None sends nothing. An
+        event's LATER key may hold a function that returns more of its fields: called only when
+        the event is sent to an open page of the run, after the commit."""
         self._queue.put(("emit", event, store))
 
     def ending(self) -> None:
@@ -318,6 +321,9 @@ class RunRecorder(ex.Hooks):
             return
         events = [{"kind": "task", **task_state(self.tasks[node_id])} for node_id in changed]
         for event, seq in zip(extra, seqs[len(changed) :]):
+            later = event.get(LATER)
+            if later is not None:  # fields made only for a page that is open, after the commit
+                event = {**{k: v for k, v in event.items() if k != LATER}, **later()}
             events.append({**event, "seq": seq})
         if run_fields:
             events.append(run_event(self.run_id, seqs[-1], run_fields))

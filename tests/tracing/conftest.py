@@ -44,6 +44,16 @@ def run_now(text: str, **kwargs: Any) -> Run:
     return Run.objects.get(pk=run.pk)
 
 
+def stored_spans(run: Run) -> Any:
+    """The run's span rows, once read as the span API reads them: an attempt's span is made from
+    its row and stored at its first read (tracing.attempt_spans)."""
+    from tracing.attempt_spans import sync
+    from tracing.models import Span, Trace
+
+    sync(Trace.objects.get(run=run))
+    return Span.objects.filter(trace__run=run)
+
+
 class Receiver:
     """A tiny local HTTP server that records each POST (path, headers, body)."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tracing.conftest import run_now
+from tests.tracing.conftest import run_now, stored_spans
 from tracing.models import Span, Trace
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -24,7 +24,7 @@ def test_the_task_environment_carries_the_trace_context(settings):
     run = run_now("name: ctx\ntasks:\n  a: {run: 'env'}\n")
     env = dict(line.split("=", 1) for line in run.log_lines.values_list("text", flat=True) if "=" in line)
     trace = Trace.objects.get(run=run)
-    span = Span.objects.get(trace=trace, name="a")
+    span = stored_spans(run).get(name="a")
     assert env["TRACEPARENT"] == f"00-{trace.trace_id}-{span.span_id}-01"
     assert env["TRACESTATE"] == f"runner={run.pk}"
     assert env["BAGGAGE"] == f"runner.workflow=ctx,runner.run.id={run.pk},runner.node=a,runner.attempt=1"
@@ -55,7 +55,7 @@ def test_an_instrumented_child_scripts_spans_nest_under_its_task_span(live_serve
     shutil.copy(CHILD, tmp_path / "child.py")
     run = run_now("name: kid\ntasks:\n  extract: {run: 'python child.py 0.05'}\n", base_dir=str(tmp_path))
     assert run.status == "success", list(run.log_lines.values_list("text", flat=True))
-    spans = Span.objects.filter(trace__run=run)
+    spans = stored_spans(run)
     task_span, outer, inner = spans.get(name="extract"), spans.get(name="load rows"), spans.get(name="parse")
     assert outer.parent_id == task_span.span_id and inner.parent_id == outer.span_id
     assert (
@@ -76,5 +76,5 @@ def test_an_unsampled_run_tells_its_child_not_to_record(live_server, settings, t
     shutil.copy(CHILD, tmp_path / "child.py")
     run = run_now("name: hush\ntasks:\n  extract: {run: 'python child.py 0.01'}\n", base_dir=str(tmp_path))
     assert run.status == "success"
-    assert Span.objects.filter(trace__run=run, source="runner").count() == 2  # kept in our store (TRACING_STORE=all)
+    assert stored_spans(run).filter(source="runner").count() == 2  # kept in our store (TRACING_STORE=all)
     assert not Span.objects.filter(trace__run=run, source="child").exists()  # the child's ParentBased sampler said no

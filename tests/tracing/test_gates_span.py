@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tracing.conftest import run_now
+from tests.tracing.conftest import run_now, stored_spans
 from tracing.models import Span
 from workflows.extensions import RunExtension, Stop, extension_classes
 
@@ -35,7 +35,7 @@ def gate(settings):
 def test_a_passing_gate_is_a_span_before_the_first_task(gate):
     gate(PassingGate)
     run = run_now(GATED)
-    gates, task = Span.objects.get(trace__run=run, name="gates"), Span.objects.get(trace__run=run, name="a")
+    gates, task = stored_spans(run).get(name="gates"), stored_spans(run).get(name="a")
     assert gates.status == "ok" and gates.attributes == {"runner.gates": "secrets"}
     assert gates.start_us + gates.duration_us <= task.start_us + task.attributes["runner.queue_wait_s"] * 1e6 + 1000
 

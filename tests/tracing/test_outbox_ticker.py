@@ -1,5 +1,6 @@
 """The span outboxes of all runs in a process share one ticker thread, which sends what waited
-in memory, keeps going when one run's sending fails, and ends when no run is left."""
+in memory, keeps going when one run's sending fails, and ends when no run is left (for a while:
+see test_the_ticker_waits_a_while_for_the_next_run)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def span() -> SpanRecord:
 
 
 @pytest.fixture(autouse=True)
-def no_ticker_left() -> None:
+def no_ticker_left(monkeypatch) -> None:
+    """The ticker waits IDLE_FOR (seconds) for another run before it ends: not in these tests."""
+    monkeypatch.setattr(outbox_module, "IDLE_FOR", 0.0)
     wait_until(lambda: not tickers(), message="a ticker from an earlier test is still running")
     yield
     wait_until(lambda: not tickers(), message="the ticker outlived its runs")
@@ -95,3 +98,22 @@ def test_a_run_whose_tracing_fails_at_its_end_still_leaves_the_ticker(monkeypatc
     run = run_now("name: ends\ntasks:\n  a: {run: 'true'}\n")
     assert run.status == "success"  # tracing's failure is logged, the run is not touched
     assert outbox_module._ticker.outboxes == set()
+
+
+def test_the_ticker_waits_a_while_for_the_next_run(monkeypatch) -> None:
+    """Starting a thread is ~0.5 ms of a run's start: a run soon after the last one ended finds
+    the ticker still going, and it ends once idle for IDLE_FOR."""
+    monkeypatch.setattr(outbox_module, "IDLE_FOR", 60.0)
+    ticker = outbox_module._ticker
+    first = outbox(Recorder(), 1)
+    (thread,) = tickers()
+    first.stop()
+    wait_until(lambda: ticker.idle_since is not None, message="the ticker never saw that no run was left")
+    recorder = Recorder()
+    second = outbox(recorder, 2)
+    assert tickers() == [thread] and ticker.thread is thread  # the same thread, not a new one
+    second.changes.append(span())
+    wait_until(lambda: recorder.events, message="the waiting ticker did not send the next run's spans")
+    assert ticker.idle_since is None
+    second.stop()
+    monkeypatch.setattr(outbox_module, "IDLE_FOR", 0.0)  # the fixture then waits for it to end

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.tracing.conftest import run_now
+from tests.tracing.conftest import run_now, stored_spans
 from tracing import telemetry
-from tracing.models import Span, Trace
+from tracing.models import Trace
 from workflows.models import Run
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -113,6 +113,7 @@ def test_store_sampled_keeps_only_kept_traces_in_the_database(tail, settings):
     settings.TRACING = {**settings.TRACING, "store": "sampled"}
     dropped = run_now("name: dropped\ntasks:\n  a: {run: 'true'}\n")
     kept = run_now("name: kept\ntasks:\n  a: {run: 'false'}\n")
-    assert not Span.objects.filter(trace__run=dropped).exists()
+    assert not stored_spans(dropped).exists()
     assert Trace.objects.get(run=dropped).sampled is False  # the decision itself stays
-    assert Span.objects.filter(trace__run=kept).count() == 2
+    assert Trace.objects.get(run=dropped).span_count == 0  # its attempts are not counted as spans either
+    assert stored_spans(kept).count() == 2 == Trace.objects.get(run=kept).span_count

@@ -214,11 +214,19 @@ class TaskContext:
         self.baggage = shared.get("BAGGAGE", "")
 
     def env(self, span_id: str, baggage: Mapping[str, str] | None = None) -> dict[str, str]:
+        return self.env_with(span_id, self.baggage_with(baggage or {}))
+
+    def baggage_with(self, baggage: Mapping[str, str]) -> str:
+        """The BAGGAGE value: the shared entries, then these (to keep for a node's attempts)."""
         entries = [self.baggage] if self.baggage else []
-        entries += [_baggage_entry(key, value) for key, value in (baggage or {}).items()]
+        entries += [_baggage_entry(key, value) for key, value in baggage.items()]
+        return ",".join(entries)
+
+    def env_with(self, span_id: str, baggage: str) -> dict[str, str]:
+        """TRACEPARENT for the span, TRACESTATE, and BAGGAGE as given (baggage_with's form)."""
         env = {"TRACEPARENT": f"{self.prefix}{span_id}{self.flags}"}
         if self.tracestate:
             env["TRACESTATE"] = self.tracestate
-        if entries:
-            env["BAGGAGE"] = ",".join(entries)
+        if baggage:
+            env["BAGGAGE"] = baggage
         return env
