@@ -67,18 +67,26 @@ def sync(trace: Trace, *, running: bool = True) -> bool:
     With `running` False, a run still going is left alone. True if they are stored now."""
     if trace.attempt_spans != Trace.PENDING:
         return trace.attempt_spans != Trace.NONE
+    # Read before any write transaction: a page's read of a running run takes no write lock. The
+    # trace's end is stored after (or with) its attempts' ends, so once it says the run ended,
+    # the attempt rows read after this are final.
+    state, status = Trace.objects.filter(pk=trace.pk).values_list("attempt_spans", "status").get()
+    trace.attempt_spans = state
+    if state != Trace.PENDING:
+        return state != Trace.NONE
+    final = status in Run.FINAL
+    if not final and not running:
+        return False
     with transaction.atomic():
-        # The trace's end is stored after (or with) its attempts' ends: read it first.
-        state, status = Trace.objects.filter(pk=trace.pk).values_list("attempt_spans", "status").get()
+        # Held until the rows are in: a run's end that drops its trace (deleting its spans) then
+        # waits for this, rather than this storing spans of a dropped trace after it.
+        state = Trace.objects.select_for_update().filter(pk=trace.pk).values_list("attempt_spans", flat=True).get()
         if state != Trace.PENDING:
             trace.attempt_spans = state
             return state != Trace.NONE
-        final = status in Run.FINAL
-        if not final and not running:
-            return False
         upsert_spans(trace.pk, attempt_rows(trace))
         if final:
-            Trace.objects.filter(pk=trace.pk).update(attempt_spans=Trace.MADE)
+            Trace.objects.filter(pk=trace.pk, attempt_spans=Trace.PENDING).update(attempt_spans=Trace.MADE)
             trace.attempt_spans = Trace.MADE
     return True
 
