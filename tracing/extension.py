@@ -138,13 +138,13 @@ class TracingExtension(RunExtension):
             self._reused_spans(us(now))
         self._mask_token()
         self.static_env = self._static_env()
-        self.node_envs: dict[str, tuple[dict[str, str], str]] = {}
-        self.context = TaskContext(
+        context = TaskContext(
             trace.trace_id,
             sampled=self.sampled is not False,  # undecided (tail): the task's script records, we decide later
             state={"runner": str(run.pk)},
             baggage={"runner.workflow": spec.name, "runner.run.id": str(run.pk)},
         )
+        self.envs = task_spans.AttemptEnvironments(self.plan, context)
 
     def _close_lost(self, trace: Trace, now_us: int) -> None:
         """Spans a dead worker left running end now, as errors; the root stays open for us. (Its
@@ -230,9 +230,7 @@ class TracingExtension(RunExtension):
         try:
             self._began()
             span_id = task_spans.attempt_span_id(self.trace.trace_id, node_id, attempt)
-            fixed, baggage = self.node_envs.get(node_id) or self._node_env(node_id)
-            # The attempt's baggage entry as the W3C propagator writes it (a number needs no quoting).
-            return {**fixed, **self.context.env_with(span_id, f"{baggage},runner.attempt={attempt}")}
+            return self.envs.env(node_id, attempt, span_id)
         except Exception:  # a tracing bug must not fail the attempt
             log.exception("tracing could not prepare the environment of %s", node_id)
             return {}
@@ -241,15 +239,6 @@ class TracingExtension(RunExtension):
         """Where a task's own spans go (our Zipkin endpoint, with the run's token) and the trace
         id; the workflow's `env:` may set these itself, and then wins."""
         return self.static_env if self.active else {}
-
-    def _node_env(self, node_id: str) -> tuple[dict[str, str], str]:
-        """What every attempt of the node has in its environment (the task's service name,
-        unless the workflow file sets one itself), and its BAGGAGE but the attempt's entry."""
-        task = self.plan.nodes[node_id].task
-        own = {**self.plan.spec.env, **task.env}
-        fixed = {} if "OTEL_SERVICE_NAME" in own else {"OTEL_SERVICE_NAME": f"{self.plan.spec.name}.{task.id}"}
-        entry = self.node_envs[node_id] = (fixed, self.context.baggage_with({"runner.node": node_id}))
-        return entry
 
     def _node_record(self, node_id: str, start_us: int) -> SpanRecord:
         return self.run_task_spans.record(node_id, new_span_id(), start_us)

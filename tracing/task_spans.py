@@ -12,7 +12,7 @@ from typing import Any
 from workflows.engine import executor as ex
 from workflows.engine.handle import ProcessResult
 
-from .otel.spans import ERROR, OK, RUNNING, UNSET, SpanRecord
+from .otel.spans import ERROR, OK, RUNNING, UNSET, SpanRecord, TaskContext
 from .store import FAILED_ATTEMPTS, record_from_row
 
 NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
@@ -79,6 +79,28 @@ class RunTaskSpans:
         """A span for the node that is not an attempt's (see ended_without_attempt)."""
         return SpanRecord(self.trace_id, span_id, node_id, start_us, parent_id=self.root_id,
                           attributes=dict(self.attributes(node_id)), service=self.service)  # fmt: skip
+
+
+class AttemptEnvironments:
+    """What tracing puts into each attempt's environment: its trace context (TRACEPARENT,
+    TRACESTATE, BAGGAGE) and the task's service name, unless the workflow file sets one itself.
+    A node's part (its service name, its baggage entry) is worked out once, for its retries."""
+
+    def __init__(self, plan: Any, context: TaskContext):
+        self.plan, self.context = plan, context
+        self.nodes: dict[str, tuple[dict[str, str], str]] = {}
+
+    def env(self, node_id: str, attempt: int, span_id: str) -> dict[str, str]:
+        fixed, baggage = self.nodes.get(node_id) or self._node(node_id)
+        # The attempt's baggage entry as the W3C propagator writes it (a number needs no quoting).
+        return {**fixed, **self.context.env_with(span_id, f"{baggage},runner.attempt={attempt}")}
+
+    def _node(self, node_id: str) -> tuple[dict[str, str], str]:
+        task, spec = self.plan.nodes[node_id].task, self.plan.spec
+        own = {**spec.env, **task.env}
+        fixed = {} if "OTEL_SERVICE_NAME" in own else {"OTEL_SERVICE_NAME": f"{spec.name}.{task.id}"}
+        entry = self.nodes[node_id] = (fixed, self.context.baggage_with({"runner.node": node_id}))
+        return entry
 
 
 def ended_without_attempt(record: SpanRecord, state: str, reason: str, task: Any, now_us: int) -> None:

@@ -127,3 +127,20 @@ def test_a_task_that_never_ran_says_why() -> None:
     failed = span()
     task_spans.ended_without_attempt(failed, ex.FAILED, "", task, 2_000_000)
     assert (failed.status, failed.status_message, failed.events) == (ERROR, "failed", [])
+
+
+def test_an_attempts_environment_is_the_trace_context_the_propagators_write() -> None:
+    """The node's part is kept for its retries; each attempt's is the same as TaskContext.env
+    (the W3C propagators' format) would write, with the node's name quoted in BAGGAGE."""
+    from tracing.otel.spans import TaskContext
+
+    context = TaskContext(new_trace_id(), sampled=True, state={"runner": "7"}, baggage={"runner.workflow": "spans"})
+    envs = task_spans.AttemptEnvironments(PLAN, context)
+    for attempt in (1, 2):
+        span_id = task_spans.attempt_span_id(context.prefix[3:35], NODE, attempt)
+        env = envs.env(NODE, attempt, span_id)
+        assert env == {"OTEL_SERVICE_NAME": "spans.build",
+                       **context.env(span_id, {"runner.node": NODE, "runner.attempt": str(attempt)})}  # fmt: skip
+        assert "runner.node=build%5B" in env["BAGGAGE"] and env["BAGGAGE"].endswith(f",runner.attempt={attempt}")
+    assert list(envs.nodes) == [NODE]
+    assert task_spans.attempt_span_id("a" * 32, NODE, 1) != task_spans.attempt_span_id("a" * 32, NODE, 2)
