@@ -148,8 +148,9 @@ class SpanViewSet(viewsets.ReadOnlyModelViewSet):
         trace = Trace.objects.filter(trace_id=params["trace"].strip().lower()).first() if params.get("trace") else None
         # Attempt spans are stored when first read (tracing.attempt_spans): store those of the
         # trace asked for, or of every trace not stored from its final attempts yet.
-        if trace is not None and self.action == "list":
-            sync(trace)
+        if params.get("trace") and self.action == "list":
+            if trace is not None:
+                sync(trace)
         else:
             sync_pending()
         if self.action != "list":
