@@ -109,7 +109,7 @@ class TracingExtension(RunExtension):
             Trace.objects.filter(pk=trace.pk).update(token_hash=token_hash(self.token))
             root_start = us(trace.started_at.timestamp())
             self._close_lost(trace, us(now))
-        self.trace = trace
+        self.trace, self.resumed = trace, resumed
         self.sampled = trace.sampled  # True/False: decided at the start; None: tail, decided at the end
         self.outbox = SpanOutbox(
             self.recorder, run.pk, trace.pk, keep_rows=trace.attempt_spans != Trace.NONE,
@@ -376,10 +376,10 @@ class TracingExtension(RunExtension):
                 mine[record.span_id] = record
         with transaction.atomic():
             stored = Span.objects.filter(trace=self.trace).exclude(span_id__in=list(mine))
-            if self.trace.attempt_spans in DERIVED:  # an earlier execution's attempts: from their rows
+            if self.resumed and self.trace.attempt_spans in DERIVED:  # an earlier execution's attempts: from their rows
                 stored = stored.exclude(source="runner", attempt__isnull=False)
                 rows = [*stored.values(), *(row for row in attempt_rows(self.trace) if row["span_id"] not in mine)]
-            else:
+            else:  # (a reader may have stored this execution's attempt spans: they are in `mine`)
                 rows = list(stored.values())
             others = [record_from_row(self.trace.trace_id, row) for row in rows]
         return [*mine.values(), *others]
