@@ -115,6 +115,8 @@ class TracingExtension(RunExtension):
             self.recorder, run.pk, trace.pk, keep_rows=trace.attempt_spans != Trace.NONE,
             export_live=self.sampled is True and self.telemetry.exporting, telemetry=self.telemetry,
         )  # fmt: skip
+        self.noted, self.outbox.take_noted = self.outbox.noted, self._take_noted
+        self.noted_lock = threading.Lock()
         self.active = True
         self.service = self.telemetry.service_name
         attributes = {
@@ -144,7 +146,7 @@ class TracingExtension(RunExtension):
             state={"runner": str(run.pk)},
             baggage={"runner.workflow": spec.name, "runner.run.id": str(run.pk)},
         )
-        self.envs = task_spans.AttemptEnvironments(self.plan, context)
+        self.envs = task_spans.AttemptEnvironments(self.plan, context, trace.trace_id)
 
     def _close_lost(self, trace: Trace, now_us: int) -> None:
         """Spans a dead worker left running end now, as errors; the root stays open for us. (Its
@@ -228,9 +230,9 @@ class TracingExtension(RunExtension):
         if not self.active:
             return {}
         try:
-            self._began()
-            span_id = task_spans.attempt_span_id(self.trace.trace_id, node_id, attempt)
-            return self.envs.env(node_id, attempt, span_id)
+            if not self.tasks_began:
+                self._began()
+            return self.envs.env(node_id, attempt)
         except Exception:  # a tracing bug must not fail the attempt
             log.exception("tracing could not prepare the environment of %s", node_id)
             return {}
@@ -246,24 +248,45 @@ class TracingExtension(RunExtension):
     def attempt_started(self, node_id: str, attempt: int, **info: Any) -> None:
         if not self.active:
             return
-        self._began()
-        span_id = task_spans.attempt_span_id(self.trace.trace_id, node_id, attempt)
-        span = AttemptSpan(self.run_task_spans, node_id, attempt, span_id, info)
-        # Single dict and set operations: atomic, and each thread touches its own node's keys.
-        self.attempts[(node_id, attempt)] = span
-        self.traced_nodes.add(node_id)
-        self.outbox.emit(span)
+        if not self.tasks_began:
+            self._began()
+        self.traced_nodes.add(node_id)  # set and deque operations: atomic, no lock on the task threads
+        self.noted.append((node_id, attempt, info))
 
     def attempt_finished(self, info: ex.AttemptInfo) -> None:
-        if not self.active:
+        if self.active:
+            self.noted.append(info)
+
+    def _take_noted(self) -> None:
+        """Make the spans of the attempts the executor noted since the last call, and hand them to
+        the outbox. Called by the outbox before it sends (the ticker's thread, or the writer's) and
+        at the run's end: the executor's thread, which starts the next task, only notes."""
+        noted = self.noted
+        if not noted:
             return
-        span = self.attempts.get((info.node_id, info.attempt))
+        with self.noted_lock:
+            try:
+                while noted:
+                    self._make_span(noted.popleft())
+            except Exception:  # tracing must never stop the sender: the rest of what was noted is dropped
+                log.exception("tracing could not make the attempt spans of run %s", self.run.pk)
+                noted.clear()
+
+    def _make_span(self, item: tuple[str, int, dict[str, Any]] | ex.AttemptInfo) -> None:
+        if type(item) is tuple:  # a start
+            node_id, attempt, info = item
+            span_id = task_spans.attempt_span_id(self.trace.trace_id, node_id, attempt)
+            span = self.attempts[(node_id, attempt)] = AttemptSpan(self.run_task_spans, node_id, attempt, span_id, info)
+            self.outbox.note(span)
+            return
+        assert isinstance(item, ex.AttemptInfo)
+        span = self.attempts.get((item.node_id, item.attempt))
         if span is None:
             return  # attempt_started already reported it missing; nothing to end
-        span.info = info  # before the span is handed over again: whoever makes its record sees the end
-        if info.retry_delay is not None:
+        span.info = item  # before the span is handed over again: whoever makes its row sees the end
+        if item.retry_delay is not None:
             self.retried = True
-        self.outbox.ended(span)
+        self.outbox.note(span, ended=True)
 
     def node_state(self, node_id: str, state: str, **info: Any) -> None:
         if not self.active:
@@ -297,6 +320,7 @@ class TracingExtension(RunExtension):
 
     def _end(self, outcome: ex.RunOutcome) -> None:
         now = time.time()
+        self._take_noted()  # every attempt has ended: its span is made here, before the decision and the export
         ran_tasks = self.tasks_began
         gates = self.gates
         if gates is not None and gates.end_us is None:

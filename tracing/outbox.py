@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError, transaction
@@ -45,6 +46,10 @@ class SpanOutbox:
         self.links: dict[str, tuple[int, int | None]] = {}
         self.lock = threading.Lock()
         self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
+        # What the executor noted about attempts (starts, ends): `take_noted` makes their spans and
+        # hands them to `note`, from the thread that sends, so the executor's thread only notes.
+        self.noted: collections.deque[Any] = collections.deque()
+        self.take_noted: Callable[[], None] = lambda: None
         self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
         self.last_emit = 0.0
         self.to_export: collections.deque[SpanRecord] = collections.deque()  # ended, sampled at the start
@@ -69,6 +74,14 @@ class SpanOutbox:
         if self.export_live:
             self.to_export.append(record)
 
+    def note(self, span: Any, ended: bool = False) -> None:
+        """An attempt's span (take_noted's): stored and exported as above, sent with the changes
+        that are being sent (no event of its own)."""
+        if self.keep_rows:
+            self.changes.append(span)
+        if ended and self.export_live:
+            self.to_export.append(span)
+
     def flush_due(self, force: bool = False) -> None:
         with self.lock:
             event = self._due_event(time.monotonic(), force)
@@ -76,6 +89,7 @@ class SpanOutbox:
             self.recorder.emit(event, store=self._store)
 
     def export_ended(self) -> None:
+        self.take_noted()
         batch = []
         while True:
             try:
@@ -90,7 +104,7 @@ class SpanOutbox:
 
     def _due_event(self, now: float, force: bool = False) -> dict[str, Any] | None:
         """A new span event if one is due (call with the lock held)."""
-        if not self.changes or self.queued_event is not None:
+        if not (self.changes or (self.keep_rows and self.noted)) or self.queued_event is not None:
             return None
         if not force and now - self.last_emit < FLUSH_EVERY:
             return None
@@ -104,6 +118,7 @@ class SpanOutbox:
         not written (tracing.attempt_spans makes it from the attempt's row when read), and its row
         is made for the event only if the run's page is open."""
         records: dict[str, Any] = {}  # SpanRecords, and AttemptSpans
+        self.take_noted()
         with self.lock:
             event, self.queued_event = self.queued_event, None
         while True:  # a span changed twice is written once, as it is now

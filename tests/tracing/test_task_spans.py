@@ -135,12 +135,39 @@ def test_an_attempts_environment_is_the_trace_context_the_propagators_write() ->
     from tracing.otel.spans import TaskContext
 
     context = TaskContext(new_trace_id(), sampled=True, state={"runner": "7"}, baggage={"runner.workflow": "spans"})
-    envs = task_spans.AttemptEnvironments(PLAN, context)
+    trace_id = context.prefix[3:35]
+    envs = task_spans.AttemptEnvironments(PLAN, context, trace_id)
     for attempt in (1, 2):
-        span_id = task_spans.attempt_span_id(context.prefix[3:35], NODE, attempt)
-        env = envs.env(NODE, attempt, span_id)
+        span_id = task_spans.attempt_span_id(trace_id, NODE, attempt)
+        env = envs.env(NODE, attempt)
         assert env == {"OTEL_SERVICE_NAME": "spans.build",
                        **context.env(span_id, {"runner.node": NODE, "runner.attempt": str(attempt)})}  # fmt: skip
         assert "runner.node=build%5B" in env["BAGGAGE"] and env["BAGGAGE"].endswith(f",runner.attempt={attempt}")
     assert list(envs.nodes) == [NODE]
+
+
+def test_node_parts_are_worked_out_in_batches_each_once() -> None:
+    """A plan larger than a batch: the first start works out the parts of the next BATCH nodes,
+    a node beyond them starts the next batch, and every node's environment is the same as when
+    its part is worked out alone (a task with its own service name keeps it)."""
+    from tracing.otel.spans import TaskContext
+
+    size = task_spans.AttemptEnvironments.BATCH
+    tasks = "\n".join(f"  t{i}: {{run: 'true'}}" for i in range(size + 10))
+    plan = plan_of(f"name: many\ntasks:\n  own: {{run: 'true', env: {{OTEL_SERVICE_NAME: mine}}}}\n{tasks}\n")
+    context = TaskContext(new_trace_id(), sampled=False, baggage={"runner.run.id": "3"})
+    trace_id = context.prefix[3:35]
+    envs = task_spans.AttemptEnvironments(plan, context, trace_id)
+    order = list(plan.nodes)
+    first = envs.env("t5", 1)
+    assert len(envs.nodes) == size and set(envs.nodes) == set(order[:size])  # t5 is among them
+    envs.env(order[-1], 1)  # beyond the batch: the rest (fewer than a batch) with it
+    assert set(envs.nodes) == set(order)
+    for node in ("t5", "own", order[-1]):
+        alone = task_spans.AttemptEnvironments(plan, context, trace_id)
+        alone.BATCH = 1
+        assert envs.env(node, 3) == alone.env(node, 3) and list(alone.nodes) == [node]
+        span_id = task_spans.attempt_span_id(trace_id, node, 3)
+        assert envs.env(node, 3)["TRACEPARENT"] == f"00-{trace_id}-{span_id}-00"
+    assert "OTEL_SERVICE_NAME" not in envs.env("own", 1) and first["OTEL_SERVICE_NAME"] == "many.t5"
     assert task_spans.attempt_span_id("a" * 32, NODE, 1) != task_spans.attempt_span_id("a" * 32, NODE, 2)
