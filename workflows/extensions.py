@@ -165,9 +165,12 @@ class RunHooks(ex.Hooks):
         self.recorder.log(node_id, attempt, stream, line)
 
     def attempt_env(self, node_id, attempt):
+        hooks = self.hooks["attempt_env"]
+        if len(hooks) == 1:  # as it is: it may come encoded (spawn.EncodedEnv)
+            return hooks[0][1](node_id, attempt)  # a failure here fails the attempt
         env: dict[str, str] = {}
-        for _name, hook in self.hooks["attempt_env"]:
-            env.update(hook(node_id, attempt))  # a failure here fails the attempt
+        for _name, hook in hooks:
+            env.update(hook(node_id, attempt))
         return env
 
     def run_env(self):

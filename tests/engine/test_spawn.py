@@ -192,6 +192,27 @@ def test_a_start_that_overrides_nothing_gets_the_shared_part_and_its_own(path: s
         }  # fmt: skip
 
 
+@pytest.mark.parametrize("encoded", [True, False])
+def test_the_hooks_variables_win_and_come_encoded_or_not(path: str, encoded: bool) -> None:
+    """A hook's variables (the trace context: an EncodedEnv, encoded ahead of the start) win over
+    the start's own and the fixed ones; the child sees exactly the merged mapping, with no name
+    twice, and the mapping reads as that too."""
+    fixed = spawn.FixedEnv({"PATH": os.environ["PATH"], "SHARED": "fixed", "BOTH": "fixed"})
+    own = {"OWN": "own", "BOTH": "own", "MINE": "own"}
+    hooks = {"MINE": "hook", "SHARED": "hook", "TRACEPARENT": "00-ab-cd-01"}
+    extra = spawn.EncodedEnv(hooks) if encoded else dict(hooks)
+    env = spawn.TaskEnv(fixed, own, extra)
+    expected = {"PATH": os.environ["PATH"], "SHARED": "hook", "BOTH": "own", "OWN": "own", "MINE": "hook",
+                "TRACEPARENT": "00-ab-cd-01"}  # fmt: skip
+    assert env == expected and env["MINE"] == "hook" and env.get("NONE") is None and len(env) == len(expected)
+    if path == "fork_exec":
+        block = env.encoded()
+        assert sorted(block) == sorted(f"{k}={v}".encode() for k, v in expected.items())
+    out, err, code = finish(spawn.spawn([sys.executable, "-c", PROBE], sys.executable, env, None))
+    assert code == 0, err
+    assert {k: v for k, v in json.loads(out)["env"].items() if k != "LC_CTYPE"} == expected
+
+
 def test_an_entry_is_encoded_as_popen_encodes_it() -> None:
     """Undecodable bytes (surrogate escapes) and non-ASCII text come out as os.fsencode makes them."""
     for key, value in (("K", "a\udcffb"), ("ÜBER", "ünï = code"), ("E", ""), (b"RAW", b"\xff")):

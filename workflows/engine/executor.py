@@ -454,8 +454,7 @@ class Executor:
         if node.leg is not None:
             for key, value in node.leg.items():
                 own[f"RUNNER_MATRIX_{key.upper().replace('-', '_')}"] = conditions.to_text(value)
-        own.update(self.hooks.attempt_env(node.id, attempt))
-        return TaskEnv(fixed, own)
+        return TaskEnv(fixed, own, self.hooks.attempt_env(node.id, attempt))
 
     # ------------------------------------------------------------------ context for conditions
 

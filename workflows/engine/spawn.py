@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 log = logging.getLogger("runner.spawn")
@@ -66,29 +66,64 @@ class FixedEnv:
         return entries
 
 
-class TaskEnv(dict):
-    """One start's environment: a FixedEnv's variables, then this start's own (which win).
+class EncodedEnv(dict):
+    """Variables with their `KEY=value` entries encoded when it is made: for variables that are
+    not secrets and are made ahead of their start (a run hook that works out many tasks' at
+    once), so that the start's thread does not encode them again."""
 
-    A plain dict to everyone else (Popen takes it as it is); a direct start reuses the fixed
-    part's encoded entries and encodes only this start's own variables, which may hold secrets
-    and are not kept anywhere. Not to be changed after it is made."""
+    __slots__ = ("entries",)
 
-    __slots__ = ("_fixed", "_own")
+    def __init__(self, values: Mapping[str, str]):
+        super().__init__(values)
+        self.entries = [_encode_entry(key, value) for key, value in self.items()]
 
-    def __init__(self, fixed: FixedEnv, own: Mapping[str, str]):
-        super().__init__(fixed.values)
-        self.update(own)
-        self._fixed, self._own = fixed, dict(own)
+
+class TaskEnv(Mapping[str, str]):
+    """One start's environment: a FixedEnv's variables, then this start's own, then its hooks'
+    (later ones win).
+
+    A mapping to everyone else (Popen takes it as one); a direct start reuses the fixed part's
+    encoded entries and the hooks' when they come encoded (EncodedEnv), and encodes only this
+    start's own variables, which may hold secrets and are not kept anywhere. Nothing is copied
+    when it is made: its parts are not to be changed afterwards."""
+
+    __slots__ = ("_extra", "_fixed", "_merged", "_own")
+
+    def __init__(self, fixed: FixedEnv, own: Mapping[str, str], extra: Mapping[str, str] | None = None):
+        self._fixed, self._own, self._extra = fixed, own, extra if extra is not None else {}
+        self._merged: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        merged = self._merged
+        if merged is None:
+            merged = self._merged = {**self._fixed.values, **self._own, **self._extra}
+        return merged
+
+    def __getitem__(self, key: str) -> str:
+        for part in (self._extra, self._own, self._fixed.values):
+            if key in part:
+                return part[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
     def encoded(self) -> list[bytes]:
-        own = self._own
-        fixed = self._fixed
+        own, extra, fixed = self._own, self._extra, self._fixed
         entries = fixed.entries()
-        if any(key in entries for key in own):  # this start overrides a shared variable
-            block = [entry for key, entry in entries.items() if key not in own]
-        else:  # the usual case: the shared list as it is, not filtered again at each start
+        shared = entries.keys()
+        if shared.isdisjoint(own) and shared.isdisjoint(extra):  # the usual case: the shared list as it is
             block = fixed._listed[:]
-        block += [_encode_entry(key, value) for key, value in own.items()]
+        else:  # this start overrides a shared variable
+            block = [entry for key, entry in entries.items() if key not in own and key not in extra]
+        if extra.keys().isdisjoint(own):
+            block += [_encode_entry(key, value) for key, value in own.items()]
+        else:
+            block += [_encode_entry(key, value) for key, value in own.items() if key not in extra]
+        block += extra.entries if type(extra) is EncodedEnv else [_encode_entry(k, v) for k, v in extra.items()]
         return block
 
 
