@@ -33,7 +33,7 @@ from .otel.config import for_workflow
 from .otel.sampling import Decision, RunFacts, decide, head_decision
 from .otel.spans import ERROR, OK, UNSET, SpanRecord, TaskContext, new_span_id, new_trace_id, us
 from .outbox import SpanOutbox
-from .store import record_from_row, refresh_counts, trace_dict, usual_duration
+from .store import insert_trace, record_from_row, refresh_counts, trace_dict, usual_duration
 from .task_spans import AttemptSpan
 from .telemetry import global_config, telemetry
 
@@ -93,14 +93,14 @@ class TracingExtension(RunExtension):
             head = head_decision(self.config.sampling, trace_id)
             sampled = head.sampled if head else None
             keep = self.config.store == "all" or sampled is not False
+            trace = Trace(
+                run=run, trace_id=trace_id, root_span_id=new_span_id(), status=run.RUNNING,
+                started_at=datetime.fromtimestamp(now, tz=UTC), sampler=self.config.sampling.sampler,
+                sampled=sampled, decision=head.reason if head else "", token_hash=token_hash(self.token),
+                service=self.telemetry.service_name[:200], attempt_spans=Trace.PENDING if keep else Trace.NONE,
+            )  # fmt: skip
             try:
-                with transaction.atomic():
-                    trace = Trace.objects.create(
-                        run=run, trace_id=trace_id, root_span_id=new_span_id(), status=run.RUNNING,
-                        started_at=datetime.fromtimestamp(now, tz=UTC), sampler=self.config.sampling.sampler,
-                        sampled=sampled, decision=head.reason if head else "", token_hash=token_hash(self.token),
-                        service=self.telemetry.service_name[:200], attempt_spans=Trace.PENDING if keep else Trace.NONE,
-                    )  # fmt: skip
+                insert_trace(trace)
             except IntegrityError:
                 trace, resumed = Trace.objects.get(run=run), True
         if not resumed:

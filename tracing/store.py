@@ -7,11 +7,12 @@ sends are stored by tracing.child_spans.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import statistics
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
 from workflows.batchsql import HotSql
@@ -136,6 +137,14 @@ def allocate_seqs(run_id: int, count: int) -> list[int]:
     Run.objects.filter(pk=run_id).update(last_seq=F("last_seq") + count)
     last = Run.objects.filter(pk=run_id).values_list("last_seq", flat=True).get()
     return list(range(last - count + 1, last + 1))
+
+
+def insert_trace(trace: Trace) -> None:
+    """Insert a run's new trace row (sets its pk): one statement, not the ORM's save, as it sits
+    between the run's start and its first task. Raises IntegrityError if the run has one."""
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        with connection.cursor() as cursor:
+            HotSql(connection).insert_instance(cursor, trace)
 
 
 def refresh_counts(trace_pk: int, fields: dict[str, Any] | None = None, *, attempts_of_run: int | None = None) -> None:
