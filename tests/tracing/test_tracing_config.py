@@ -83,3 +83,40 @@ def test_manage_py_check_reports_a_bad_setting(db, monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jaeger")
     with pytest.raises(SystemCheckError, match="tracing.E001"):
         call_command("check")
+
+
+def test_from_env_reads_only_the_variables_the_cache_watches():
+    """The process's configuration is kept until a variable it reads changes: every variable
+    from_env reads must be one of ENV_KEYS, or a change of it would go unseen."""
+    from tracing.otel.config import ENV_KEYS
+
+    class Reads(dict):
+        seen: set[str] = set()
+
+        def get(self, key, default=None):
+            self.seen.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            self.seen.add(key)
+            return super().__getitem__(key)
+
+    values = Reads({key: "" for key in ENV_KEYS})
+    from_env(values)
+    assert Reads.seen and Reads.seen <= set(ENV_KEYS)
+
+
+def test_the_global_configuration_follows_the_environment_and_the_setting(monkeypatch, settings):
+    from tracing.telemetry import global_config
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    assert global_config().sampling.sampler == "always_off"
+    assert global_config() is global_config()  # kept while nothing changed
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
+    assert (global_config().sampling.sampler, global_config().sampling.ratio) == ("ratio", 0.25)
+    settings.TRACING = {"sampler": "tail"}
+    assert global_config().sampling.sampler == "tail"
+    monkeypatch.setenv("TRACING_STORE", "nowhere")
+    with pytest.raises(ConfigError, match="TRACING_STORE"):
+        global_config()

@@ -30,6 +30,12 @@ SAMPLERS = {
 STORE = ("all", "sampled")
 DEFAULT_RATIO = {"ratio": 1.0, "tail": 0.1}  # OTel's traceidratio defaults to 1.0
 TAIL_FIELDS = {"slower_than", "slower_than_usual", "failed", "retried", "tags"}
+# The environment variables from_env reads (and the only ones it is given: see telemetry.global_config).
+ENV_KEYS = (
+    "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", *(f"TRACING_TAIL_{key.upper()}" for key in sorted(TAIL_FIELDS)),
+    "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "TRACING_STORE", "TRACING_ENABLED",
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
