@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,11 +13,12 @@ from urllib.parse import quote_plus
 
 from workflows.engine import executor as ex
 from workflows.engine.handle import ProcessResult
-from workflows.engine.spawn import EncodedEnv
+from workflows.engine.spawn import EncodedEnv, encode_entry
 
 from .otel.spans import ERROR, OK, RUNNING, UNSET, SpanRecord, TaskContext
 from .store import FAILED_ATTEMPTS, record_from_row
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote_plus leaves as it is
 NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
 
 
@@ -102,10 +104,14 @@ class AttemptEnvironments:
 
     def __init__(self, plan: Any, context: TaskContext, trace_id: str):
         self.plan, self.context, self.trace_id = plan, context, trace_id
-        self.nodes: dict[str, tuple[int, dict[str, str], str, dict[str, str]]] = {}
+        # Per node: where its span ids start, its constant variables (with their entries), the
+        # start of its BAGGAGE value, and its first attempt's variables.
+        self.nodes: dict[str, tuple[int, dict[str, str], list[bytes], str, EncodedEnv]] = {}
         self._next = iter(plan.nodes)  # the nodes whose part is not worked out yet, in the plan's order
         self.shared = {"TRACESTATE": context.tracestate} if context.tracestate else {}
+        self.shared_entries = [encode_entry(key, value) for key, value in self.shared.items()]
         self.node_entry = f"{context.baggage}," if context.baggage else ""
+        self.services: dict[str, tuple[dict[str, str], list[bytes]]] = {}  # per task
 
     def env(self, node_id: str, attempt: int) -> dict[str, str]:
         """The attempt's variables (not to be changed: a first attempt's are worked out with its
@@ -114,19 +120,28 @@ class AttemptEnvironments:
         if entry is None:
             entry = self._batch(node_id)
         if attempt == 1:
-            return entry[3]
+            return entry[4]
         return self._env(entry, attempt)
 
-    def _env(self, part: tuple[Any, ...], attempt: int) -> dict[str, str]:
-        base, fixed, baggage = part[:3]
+    def _env(self, part: tuple[Any, ...], attempt: int) -> EncodedEnv:
+        base, fixed, fixed_entries, baggage = part[:4]
         context = self.context
-        return EncodedEnv({
-            **fixed,
-            "TRACEPARENT": f"{context.prefix}{_span_hex(base, attempt)}{context.flags}",  # attempt_span_id's
-            "BAGGAGE": f"{baggage}{attempt}",  # a number needs no quoting
-        })  # fmt: skip
+        traceparent = f"{context.prefix}{_span_hex(base, attempt)}{context.flags}"  # attempt_span_id's
+        baggage = f"{baggage}{attempt}"  # a number needs no quoting
+        # Both are ASCII (hex digits; the propagator's quoting): encoded as encode_entry would.
+        entries = [*fixed_entries, f"TRACEPARENT={traceparent}".encode("ascii"), f"BAGGAGE={baggage}".encode("ascii")]
+        return EncodedEnv({**fixed, "TRACEPARENT": traceparent, "BAGGAGE": baggage}, entries)
 
-    def _batch(self, node_id: str) -> tuple[int, dict[str, str], str, dict[str, str]]:
+    def _service(self, task: Any) -> tuple[dict[str, str], list[bytes]]:
+        found = self.services.get(task.id)
+        if found is None:
+            spec, fixed = self.plan.spec, dict(self.shared)
+            if "OTEL_SERVICE_NAME" not in task.env and "OTEL_SERVICE_NAME" not in spec.env:
+                fixed["OTEL_SERVICE_NAME"] = f"{spec.name}.{task.id}"
+            found = self.services[task.id] = (fixed, [encode_entry(key, value) for key, value in fixed.items()])
+        return found
+
+    def _batch(self, node_id: str) -> tuple[int, dict[str, str], list[bytes], str, EncodedEnv]:
         nodes, plan = self.nodes, self.plan
         batch = [node_id]
         while len(batch) < self.BATCH:
@@ -136,15 +151,14 @@ class AttemptEnvironments:
             if other not in nodes and other != node_id:
                 batch.append(other)
         for name in batch:
-            task, spec = plan.nodes[name].task, plan.spec
-            fixed = dict(self.shared)
-            if "OTEL_SERVICE_NAME" not in task.env and "OTEL_SERVICE_NAME" not in spec.env:
-                fixed["OTEL_SERVICE_NAME"] = f"{spec.name}.{task.id}"
+            fixed, fixed_entries = self._service(plan.nodes[name].task)
             # The node's baggage entry as the W3C propagator writes it (the key needs no quoting).
+            node = name if _PLAIN.fullmatch(name) else quote_plus(name)
             part = (
                 _node_base(self.trace_id, name),
                 fixed,
-                f"{self.node_entry}runner.node={quote_plus(name)},runner.attempt=",
+                fixed_entries,
+                f"{self.node_entry}runner.node={node},runner.attempt=",
             )
             nodes[name] = (*part, self._env(part, 1))
         return nodes[node_id]

@@ -216,7 +216,7 @@ def test_the_hooks_variables_win_and_come_encoded_or_not(path: str, encoded: boo
 def test_an_entry_is_encoded_as_popen_encodes_it() -> None:
     """Undecodable bytes (surrogate escapes) and non-ASCII text come out as os.fsencode makes them."""
     for key, value in (("K", "a\udcffb"), ("ÜBER", "ünï = code"), ("E", ""), (b"RAW", b"\xff")):
-        assert spawn._encode_entry(key, value) == os.fsencode(key) + b"=" + os.fsencode(value)
+        assert spawn.encode_entry(key, value) == os.fsencode(key) + b"=" + os.fsencode(value)
 
 
 @pytest.mark.parametrize("where", ["fixed", "own"])

@@ -12,6 +12,7 @@ from tracing import task_spans
 from tracing.models import span_dict
 from tracing.otel.spans import ERROR, OK, RUNNING, UNSET, new_span_id, new_trace_id
 from workflows.engine import executor as ex
+from workflows.engine import spawn
 from workflows.engine.process import ProcessResult
 
 PLAN = plan_of("""
@@ -167,7 +168,15 @@ def test_node_parts_are_worked_out_in_batches_each_once() -> None:
         alone = task_spans.AttemptEnvironments(plan, context, trace_id)
         alone.BATCH = 1
         assert envs.env(node, 3) == alone.env(node, 3) and list(alone.nodes) == [node]
+        for attempt in (1, 3):  # encoded as the start would encode them
+            env = envs.env(node, attempt)
+            assert env.entries == [spawn.encode_entry(key, value) for key, value in env.items()]
         span_id = task_spans.attempt_span_id(trace_id, node, 3)
         assert envs.env(node, 3)["TRACEPARENT"] == f"00-{trace_id}-{span_id}-00"
     assert "OTEL_SERVICE_NAME" not in envs.env("own", 1) and first["OTEL_SERVICE_NAME"] == "many.t5"
+    span_id = task_spans.attempt_span_id(trace_id, "t5", 1)  # a name that needs no quoting, as the propagator writes it
+    assert first == {
+        "OTEL_SERVICE_NAME": "many.t5",
+        **context.env(span_id, {"runner.node": "t5", "runner.attempt": "1"}),
+    }
     assert task_spans.attempt_span_id("a" * 32, NODE, 1) != task_spans.attempt_span_id("a" * 32, NODE, 2)

@@ -59,7 +59,7 @@ class FixedEnv:
             with self._lock:  # a matrix's legs may start at once: encode once
                 if self._entries is None:
                     # Raises ValueError for a bad name at that start, as Popen would.
-                    encoded = {key: _encode_entry(key, value) for key, value in self.values.items()}
+                    encoded = {key: encode_entry(key, value) for key, value in self.values.items()}
                     self._listed = list(encoded.values())
                     self._entries = encoded
                 entries = self._entries
@@ -73,9 +73,11 @@ class EncodedEnv(dict):
 
     __slots__ = ("entries",)
 
-    def __init__(self, values: Mapping[str, str]):
+    def __init__(self, values: Mapping[str, str], entries: list[bytes] | None = None):
+        """`entries`, when given, must be what encode_entry makes of each of the values, in
+        order: for a caller that builds them from parts it encoded once (a run's constant ones)."""
         super().__init__(values)
-        self.entries = [_encode_entry(key, value) for key, value in self.items()]
+        self.entries = entries if entries is not None else [encode_entry(key, value) for key, value in self.items()]
 
 
 class TaskEnv(Mapping[str, str]):
@@ -120,10 +122,10 @@ class TaskEnv(Mapping[str, str]):
         else:  # this start overrides a shared variable
             block = [entry for key, entry in entries.items() if key not in own and key not in extra]
         if extra.keys().isdisjoint(own):
-            block += [_encode_entry(key, value) for key, value in own.items()]
+            block += [encode_entry(key, value) for key, value in own.items()]
         else:
-            block += [_encode_entry(key, value) for key, value in own.items() if key not in extra]
-        block += extra.entries if type(extra) is EncodedEnv else [_encode_entry(k, v) for k, v in extra.items()]
+            block += [encode_entry(key, value) for key, value in own.items() if key not in extra]
+        block += extra.entries if type(extra) is EncodedEnv else [encode_entry(k, v) for k, v in extra.items()]
         return block
 
 
@@ -187,7 +189,7 @@ def _popen(argv: Sequence[str], executable: str | None, env: Mapping[str, str] |
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
-def _encode_entry(key: str, value: str) -> bytes:
+def encode_entry(key: str, value: str) -> bytes:
     """`KEY=value` as Popen encodes it (os.fsencode of each), refusing a name with `=`."""
     if type(key) is str and type(value) is str:  # one encode, not two os.fsencode calls
         if "=" in key:
@@ -202,7 +204,7 @@ def _encode_entry(key: str, value: str) -> bytes:
 def _encoded(env: Mapping[str, str]) -> list[bytes]:
     if type(env) is TaskEnv:
         return env.encoded()
-    return [_encode_entry(key, value) for key, value in env.items()]
+    return [encode_entry(key, value) for key, value in env.items()]
 
 
 def _stdin() -> int:
