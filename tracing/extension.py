@@ -291,8 +291,11 @@ class TracingExtension(RunExtension):
     def node_state(self, node_id: str, state: str, **info: Any) -> None:
         if not self.active:
             return
-        self._began()
+        if not self.tasks_began:
+            self._began()
         if state not in ex.TERMINAL or state == ex.SUCCESS or node_id in self.traced_nodes:
+            if state == ex.RETRYING:  # (the tail sampler's rule; its attempt spans may never be made)
+                self.retried = True
             return
         # Ended without an attempt of its own: a zero-length span says why.
         with self.lock:
@@ -320,7 +323,6 @@ class TracingExtension(RunExtension):
 
     def _end(self, outcome: ex.RunOutcome) -> None:
         now = time.time()
-        self._take_noted()  # every attempt has ended: its span is made here, before the decision and the export
         ran_tasks = self.tasks_began
         gates = self.gates
         if gates is not None and gates.end_us is None:
@@ -349,6 +351,7 @@ class TracingExtension(RunExtension):
                 self.outbox.to_export.append(root)
                 self.outbox.export_ended()  # the rest of what ended since the ticker's last round too
             else:
+                self.outbox.drain_noted()  # every attempt has ended: each has its span
                 self.telemetry.export(self._all_spans())
         drop = not decision.sampled and self.config.store == "sampled"
         fields = {

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 
+from dashboard.events import watched
 from workflows.recorder import LATER
 
 from .otel.spans import SpanRecord
@@ -48,8 +49,11 @@ class SpanOutbox:
         self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
         # What the executor noted about attempts (starts, ends): `take_noted` makes their spans and
         # hands them to `note`, from the thread that sends, so the executor's thread only notes.
+        # They are made only when something needs them: an open page of the run, a live export,
+        # the run's end when its trace is exported.
         self.noted: collections.deque[Any] = collections.deque()
         self.take_noted: Callable[[], None] = lambda: None
+        self.noted_mark = 0  # how many of `noted` the last span event was made for
         self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
         self.last_emit = 0.0
         self.to_export: collections.deque[SpanRecord] = collections.deque()  # ended, sampled at the start
@@ -89,7 +93,8 @@ class SpanOutbox:
             self.recorder.emit(event, store=self._store)
 
     def export_ended(self) -> None:
-        self.take_noted()
+        if self.export_live:
+            self.drain_noted()
         batch = []
         while True:
             try:
@@ -102,13 +107,24 @@ class SpanOutbox:
     def stop(self) -> None:
         _ticker.discard(self)
 
+    def drain_noted(self) -> None:
+        self.take_noted()
+        with self.lock:
+            self.noted_mark = 0
+
+    def _page_wants(self) -> bool:
+        """Whether attempts noted since the last span event are worth one: only an open page of
+        the run gets them (the scaled-out layer cannot tell, so there: always)."""
+        return self.keep_rows and len(self.noted) > self.noted_mark and watched(self.run_pk)
+
     def _due_event(self, now: float, force: bool = False) -> dict[str, Any] | None:
         """A new span event if one is due (call with the lock held)."""
-        if not (self.changes or (self.keep_rows and self.noted)) or self.queued_event is not None:
+        if not (self.changes or self._page_wants()) or self.queued_event is not None:
             return None
         if not force and now - self.last_emit < FLUSH_EVERY:
             return None
         self.last_emit = now
+        self.noted_mark = len(self.noted)
         self.queued_event = {"kind": "span", "spans": []}
         return self.queued_event
 
@@ -118,7 +134,8 @@ class SpanOutbox:
         not written (tracing.attempt_spans makes it from the attempt's row when read), and its row
         is made for the event only if the run's page is open."""
         records: dict[str, Any] = {}  # SpanRecords, and AttemptSpans
-        self.take_noted()
+        if self.noted and watched(self.run_pk):  # else they wait: nobody would get them
+            self.drain_noted()
         with self.lock:
             event, self.queued_event = self.queued_event, None
         while True:  # a span changed twice is written once, as it is now

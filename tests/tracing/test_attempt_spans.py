@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from dashboard import events as dashboard_events
 from tests.conftest import make_workflow, wait_until
 from tests.engine.conftest import plan_of
 from tests.tracing.conftest import run_now
@@ -37,7 +38,7 @@ tasks:
 def page_open(monkeypatch) -> list[dict[str, Any]]:
     """As if the run's page were open: the recorder sends its events; here they are kept."""
     sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(recorder_module, "watched", lambda run_id: True)
+    monkeypatch.setattr(dashboard_events, "_watched", lambda group: True)
     monkeypatch.setattr(recorder_module, "publish_events", lambda run_id, events, **kw: sent.extend(events))
     return sent
 

@@ -123,13 +123,21 @@ def test_attempt_spans_are_made_when_read_not_by_the_thread_that_starts_tasks(mo
     """The executor's thread starts each next task, so per attempt it only notes the facts. With
     no page of the run open, nothing makes an attempt's span while the run goes: it is made from
     the attempt's row when first read, and stored then."""
+    from dashboard import events
     from tracing import extension, task_spans
-    from workflows import recorder
 
-    noted, made = [], []
-    note, make = extension.TracingExtension.attempt_started, task_spans.AttemptSpan.row
+    noted, made, spans = [], [], []
+    note, make, init = (
+        extension.TracingExtension.attempt_started,
+        task_spans.AttemptSpan.row,
+        task_spans.AttemptSpan.__init__,
+    )
     # No page open (with Redis' channel layer the writer cannot know, so it always makes them).
-    monkeypatch.setattr(recorder, "watched", lambda run_id: False)
+    monkeypatch.setattr(events, "_watched", lambda group: False)
+
+    def span_init(self, *args, **kwargs):
+        spans.append(args[1])
+        init(self, *args, **kwargs)
 
     def attempt_started(self, *args, **kwargs):
         noted.append(threading.get_ident())
@@ -141,10 +149,11 @@ def test_attempt_spans_are_made_when_read_not_by_the_thread_that_starts_tasks(mo
 
     monkeypatch.setattr(extension.TracingExtension, "attempt_started", attempt_started)
     monkeypatch.setattr(task_spans.AttemptSpan, "row", row)
+    monkeypatch.setattr(task_spans.AttemptSpan, "__init__", span_init)
     run = run_now("name: w\nmax_parallel: 2\ntasks:\n" + "".join(f"  t{i}: {{run: 'true'}}\n" for i in range(6)))
 
     assert len(noted) == 6 and set(noted) == {threading.get_ident()}  # run_now runs the executor here
-    assert made == []
+    assert made == [] and spans == []  # not even its facts were gathered into a span, with nobody to send it to
     trace = Trace.objects.get(run=run)
     assert trace.attempt_spans == Trace.PENDING and not Span.objects.filter(trace=trace, attempt__isnull=False)
     assert trace.span_count == 7  # counted from the attempt rows all the same
