@@ -104,44 +104,45 @@ class AttemptEnvironments:
 
     def __init__(self, plan: Any, context: TaskContext, trace_id: str):
         self.plan, self.context, self.trace_id = plan, context, trace_id
-        # Per node: where its span ids start, its constant variables (with their entries), the
-        # start of its BAGGAGE value, and its first attempt's variables.
-        self.nodes: dict[str, tuple[int, dict[str, str], list[bytes], str, EncodedEnv]] = {}
+        # Per node: where its span ids start, its task's constant variables (_service), the start
+        # of its BAGGAGE value, and its first attempt's variables.
+        self.nodes: dict[str, tuple[int, tuple[tuple[str, ...], list[bytes]], str, EncodedEnv]] = {}
         self._next = iter(plan.nodes)  # the nodes whose part is not worked out yet, in the plan's order
-        self.shared = {"TRACESTATE": context.tracestate} if context.tracestate else {}
-        self.shared_entries = [encode_entry(key, value) for key, value in self.shared.items()]
+        shared = {"TRACESTATE": context.tracestate} if context.tracestate else {}
+        self.shared = (tuple(shared), [encode_entry(key, value) for key, value in shared.items()])  # the run's
         self.node_entry = f"{context.baggage}," if context.baggage else ""
-        self.services: dict[str, tuple[dict[str, str], list[bytes]]] = {}  # per task
+        self.services: dict[str, tuple[tuple[str, ...], list[bytes]]] = {}  # per task
 
-    def env(self, node_id: str, attempt: int) -> dict[str, str]:
-        """The attempt's variables (not to be changed: a first attempt's are worked out with its
-        node's part, as most nodes run once)."""
+    def env(self, node_id: str, attempt: int) -> EncodedEnv:
+        """The attempt's variables (a first attempt's are made with its node's part: most nodes
+        run once)."""
         entry = self.nodes.get(node_id)
         if entry is None:
             entry = self._batch(node_id)
         if attempt == 1:
-            return entry[4]
+            return entry[3]
         return self._env(entry, attempt)
 
     def _env(self, part: tuple[Any, ...], attempt: int) -> EncodedEnv:
-        base, fixed, fixed_entries, baggage = part[:4]
+        base, (names, entries), baggage = part[:3]
         context = self.context
-        traceparent = f"{context.prefix}{_span_hex(base, attempt)}{context.flags}"  # attempt_span_id's
-        baggage = f"{baggage}{attempt}"  # a number needs no quoting
         # Both are ASCII (hex digits; the propagator's quoting): encoded as encode_entry would.
-        entries = [*fixed_entries, f"TRACEPARENT={traceparent}".encode("ascii"), f"BAGGAGE={baggage}".encode("ascii")]
-        return EncodedEnv({**fixed, "TRACEPARENT": traceparent, "BAGGAGE": baggage}, entries)
+        traceparent = f"TRACEPARENT={context.prefix}{_span_hex(base, attempt)}{context.flags}"  # attempt_span_id's
+        return EncodedEnv(names, [*entries, traceparent.encode("ascii"), f"BAGGAGE={baggage}{attempt}".encode("ascii")])
 
-    def _service(self, task: Any) -> tuple[dict[str, str], list[bytes]]:
+    def _service(self, task: Any) -> tuple[tuple[str, ...], list[bytes]]:
+        """The task's constant variables (the run's, and its service name): their names (with
+        TRACEPARENT and BAGGAGE, which each attempt adds) and their entries."""
         found = self.services.get(task.id)
         if found is None:
-            spec, fixed = self.plan.spec, dict(self.shared)
+            spec, names, entries = self.plan.spec, list(self.shared[0]), list(self.shared[1])
             if "OTEL_SERVICE_NAME" not in task.env and "OTEL_SERVICE_NAME" not in spec.env:
-                fixed["OTEL_SERVICE_NAME"] = f"{spec.name}.{task.id}"
-            found = self.services[task.id] = (fixed, [encode_entry(key, value) for key, value in fixed.items()])
+                names.append("OTEL_SERVICE_NAME")
+                entries.append(encode_entry("OTEL_SERVICE_NAME", f"{spec.name}.{task.id}"))
+            found = self.services[task.id] = ((*names, "TRACEPARENT", "BAGGAGE"), entries)
         return found
 
-    def _batch(self, node_id: str) -> tuple[int, dict[str, str], list[bytes], str, EncodedEnv]:
+    def _batch(self, node_id: str) -> tuple[int, tuple[tuple[str, ...], list[bytes]], str, EncodedEnv]:
         nodes, plan = self.nodes, self.plan
         batch = [node_id]
         while len(batch) < self.BATCH:
@@ -151,15 +152,10 @@ class AttemptEnvironments:
             if other not in nodes and other != node_id:
                 batch.append(other)
         for name in batch:
-            fixed, fixed_entries = self._service(plan.nodes[name].task)
             # The node's baggage entry as the W3C propagator writes it (the key needs no quoting).
             node = name if _PLAIN.fullmatch(name) else quote_plus(name)
-            part = (
-                _node_base(self.trace_id, name),
-                fixed,
-                fixed_entries,
-                f"{self.node_entry}runner.node={node},runner.attempt=",
-            )
+            part = (_node_base(self.trace_id, name), self._service(plan.nodes[name].task),
+                    f"{self.node_entry}runner.node={node},runner.attempt=")  # fmt: skip
             nodes[name] = (*part, self._env(part, 1))
         return nodes[node_id]
 

@@ -200,7 +200,7 @@ def test_the_hooks_variables_win_and_come_encoded_or_not(path: str, encoded: boo
     fixed = spawn.FixedEnv({"PATH": os.environ["PATH"], "SHARED": "fixed", "BOTH": "fixed"})
     own = {"OWN": "own", "BOTH": "own", "MINE": "own"}
     hooks = {"MINE": "hook", "SHARED": "hook", "TRACEPARENT": "00-ab-cd-01"}
-    extra = spawn.EncodedEnv(hooks) if encoded else dict(hooks)
+    extra = spawn.EncodedEnv.of(hooks) if encoded else dict(hooks)
     env = spawn.TaskEnv(fixed, own, extra)
     expected = {"PATH": os.environ["PATH"], "SHARED": "hook", "BOTH": "own", "OWN": "own", "MINE": "hook",
                 "TRACEPARENT": "00-ab-cd-01"}  # fmt: skip

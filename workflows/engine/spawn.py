@@ -66,18 +66,35 @@ class FixedEnv:
         return entries
 
 
-class EncodedEnv(dict):
-    """Variables with their `KEY=value` entries encoded when it is made: for variables that are
-    not secrets and are made ahead of their start (a run hook that works out many tasks' at
-    once), so that the start's thread does not encode them again."""
+class EncodedEnv(Mapping[str, str]):
+    """Variables kept as the `KEY=value` entries a start passes on, encoded when made: for
+    variables that are not secrets and are made ahead of their start (a run hook that works out
+    many tasks' at once), so that the start's thread does not encode them again. `names`: their
+    names in the entries' order (one tuple may serve many). Read as a mapping, a value is decoded
+    from its entry."""
 
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "names")
 
-    def __init__(self, values: Mapping[str, str], entries: list[bytes] | None = None):
-        """`entries`, when given, must be what encode_entry makes of each of the values, in
-        order: for a caller that builds them from parts it encoded once (a run's constant ones)."""
-        super().__init__(values)
-        self.entries = entries if entries is not None else [encode_entry(key, value) for key, value in self.items()]
+    def __init__(self, names: tuple[str, ...], entries: list[bytes]):
+        """`entries` must be what encode_entry makes of each name and its value (see `of`)."""
+        self.names, self.entries = names, entries
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> EncodedEnv:
+        return cls(tuple(values), [encode_entry(key, value) for key, value in values.items()])
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            entry = self.entries[self.names.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+        return entry[len(key.encode(_FS_ENCODING, _FS_ERRORS)) + 1 :].decode(_FS_ENCODING, _FS_ERRORS)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 class TaskEnv(Mapping[str, str]):
@@ -115,17 +132,19 @@ class TaskEnv(Mapping[str, str]):
 
     def encoded(self) -> list[bytes]:
         own, extra, fixed = self._own, self._extra, self._fixed
+        encoded = type(extra) is EncodedEnv
+        names = extra.names if encoded else extra.keys()  # type: ignore[attr-defined]
         entries = fixed.entries()
         shared = entries.keys()
-        if shared.isdisjoint(own) and shared.isdisjoint(extra):  # the usual case: the shared list as it is
+        if shared.isdisjoint(own) and shared.isdisjoint(names):  # the usual case: the shared list as it is
             block = fixed._listed[:]
         else:  # this start overrides a shared variable
             block = [entry for key, entry in entries.items() if key not in own and key not in extra]
-        if extra.keys().isdisjoint(own):
+        if own.keys().isdisjoint(names):
             block += [encode_entry(key, value) for key, value in own.items()]
         else:
             block += [encode_entry(key, value) for key, value in own.items() if key not in extra]
-        block += extra.entries if type(extra) is EncodedEnv else [encode_entry(k, v) for k, v in extra.items()]
+        block += extra.entries if encoded else [encode_entry(k, v) for k, v in extra.items()]  # type: ignore[attr-defined]
         return block
 
 
