@@ -34,7 +34,6 @@ from .otel.sampling import Decision, RunFacts, decide, head_decision
 from .otel.spans import ERROR, OK, UNSET, SpanRecord, TaskContext, new_span_id, new_trace_id, us
 from .outbox import SpanOutbox
 from .store import insert_trace, record_from_row, refresh_counts, trace_dict, usual_duration
-from .task_spans import AttemptSpan
 from .telemetry import global_config, telemetry
 
 log = logging.getLogger("runner.tracing")
@@ -77,7 +76,6 @@ class TracingExtension(RunExtension):
         self.telemetry = telemetry()
         self.lock = threading.Lock()
         self.spans: dict[str, SpanRecord] = {}  # this execution's spans without an attempt, by span id
-        self.attempts: dict[tuple[str, int], AttemptSpan] = {}  # its attempts' spans, by node and attempt
         self.traced_nodes: set[str] = set()
         self.retried = False
         self.tasks_began = False
@@ -115,8 +113,7 @@ class TracingExtension(RunExtension):
             self.recorder, run.pk, trace.pk, keep_rows=trace.attempt_spans != Trace.NONE,
             export_live=self.sampled is True and self.telemetry.exporting, telemetry=self.telemetry,
         )  # fmt: skip
-        self.noted, self.outbox.take_noted = self.outbox.noted, self._take_noted
-        self.noted_lock = threading.Lock()
+        self.noted = self.outbox.noted
         self.active = True
         self.service = self.telemetry.service_name
         attributes = {
@@ -136,6 +133,7 @@ class TracingExtension(RunExtension):
         self.run_task_spans = task_spans.RunTaskSpans(
             self.plan, trace.trace_id, trace.root_span_id, run_pk=run.pk, service=self.service, recorder=self.recorder
         )
+        self.attempts = task_spans.NotedAttempts(self.run_task_spans, self.outbox)  # this execution's
         if not resumed:
             self._reused_spans(us(now))
         self._mask_token()
@@ -257,37 +255,6 @@ class TracingExtension(RunExtension):
         if self.active:
             self.noted.append(info)
 
-    def _take_noted(self) -> None:
-        """Make the spans of the attempts the executor noted since the last call, and hand them to
-        the outbox. Called by the outbox before it sends (the ticker's thread, or the writer's) and
-        at the run's end: the executor's thread, which starts the next task, only notes."""
-        noted = self.noted
-        if not noted:
-            return
-        with self.noted_lock:
-            try:
-                while noted:
-                    self._make_span(noted.popleft())
-            except Exception:  # tracing must never stop the sender: the rest of what was noted is dropped
-                log.exception("tracing could not make the attempt spans of run %s", self.run.pk)
-                noted.clear()
-
-    def _make_span(self, item: tuple[str, int, dict[str, Any]] | ex.AttemptInfo) -> None:
-        if type(item) is tuple:  # a start
-            node_id, attempt, info = item
-            span_id = task_spans.attempt_span_id(self.trace.trace_id, node_id, attempt)
-            span = self.attempts[(node_id, attempt)] = AttemptSpan(self.run_task_spans, node_id, attempt, span_id, info)
-            self.outbox.note(span)
-            return
-        assert isinstance(item, ex.AttemptInfo)
-        span = self.attempts.get((item.node_id, item.attempt))
-        if span is None:
-            return  # attempt_started already reported it missing; nothing to end
-        span.info = item  # before the span is handed over again: whoever makes its row sees the end
-        if item.retry_delay is not None:
-            self.retried = True
-        self.outbox.note(span, ended=True)
-
     def node_state(self, node_id: str, state: str, **info: Any) -> None:
         if not self.active:
             return
@@ -384,7 +351,7 @@ class TracingExtension(RunExtension):
             status=status,
             duration_s=duration,
             usual_s=usual_duration(self.run) if self.config.sampling.tail.slower_than_usual else None,
-            retried=self.retried or self._retried_before(),
+            retried=self.retried or self.attempts.retried or self._retried_before(),
             tags=self.run.tags or {},
         )
         return decide(self.config.sampling, facts)
@@ -396,7 +363,7 @@ class TracingExtension(RunExtension):
     def _all_spans(self) -> list[SpanRecord]:
         """This execution's spans from memory, everything else (children, earlier executions) from
         the database: a tail decision exports the whole trace."""
-        mine = {span.span_id: span.record() for span in self.attempts.values()}
+        mine = {span.span_id: span.record() for span in self.attempts.spans.values()}
         mine.update(self.spans)
         for record in (self.root, self.gates):
             if record is not None:

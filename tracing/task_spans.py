@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,6 +20,7 @@ from workflows.engine.spawn import EncodedEnv, encode_entry
 from .otel.spans import ERROR, OK, RUNNING, UNSET, SpanRecord, TaskContext
 from .store import FAILED_ATTEMPTS, record_from_row
 
+log = logging.getLogger("runner.tracing")
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote_plus leaves as it is
 NO_ATTEMPT_EVENTS = {ex.SKIPPED: "skipped", ex.UPSTREAM_FAILED: "upstream failed", ex.CANCELLED: "cancelled"}
 
@@ -87,6 +90,49 @@ class RunTaskSpans:
         """A span for the node that is not an attempt's (see ended_without_attempt)."""
         return SpanRecord(self.trace_id, span_id, node_id, start_us, parent_id=self.root_id,
                           attributes=dict(self.attributes(node_id)), service=self.service)  # fmt: skip
+
+
+class NotedAttempts:
+    """The attempts of one execution of a run as the executor noted them (starts and ends, in the
+    outbox's `noted`), made into spans only when something needs them: `take` is called by the
+    outbox for an open page of the run, a live export, or the export of the trace at its end. The
+    executor's thread, which starts the next task, only notes."""
+
+    def __init__(self, run: RunTaskSpans, outbox: Any):
+        self.run, self.outbox, self.noted = run, outbox, outbox.noted
+        self.lock = threading.Lock()
+        self.spans: dict[tuple[str, int], AttemptSpan] = {}  # by node and attempt
+        self.retried = False
+        outbox.take_noted = self.take
+
+    def take(self) -> None:
+        """Make the spans of what was noted since the last call and hand them to the outbox."""
+        noted = self.noted
+        if not noted:
+            return
+        with self.lock:
+            try:
+                while noted:
+                    self._make(noted.popleft())
+            except Exception:  # tracing must never stop the sender: the rest of what was noted is dropped
+                log.exception("tracing could not make the attempt spans of run %s", self.run.run_pk)
+                noted.clear()
+
+    def _make(self, item: tuple[str, int, dict[str, Any]] | ex.AttemptInfo) -> None:
+        if type(item) is tuple:  # a start
+            node_id, attempt, info = item
+            span_id = attempt_span_id(self.run.trace_id, node_id, attempt)
+            span = self.spans[(node_id, attempt)] = AttemptSpan(self.run, node_id, attempt, span_id, info)
+            self.outbox.note(span)
+            return
+        assert isinstance(item, ex.AttemptInfo)
+        span = self.spans.get((item.node_id, item.attempt))
+        if span is None:
+            return  # attempt_started already reported it missing; nothing to end
+        span.info = item  # before the span is handed over again: whoever makes its row sees the end
+        if item.retry_delay is not None:
+            self.retried = True
+        self.outbox.note(span, ended=True)
 
 
 class AttemptEnvironments:
