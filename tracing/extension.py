@@ -145,6 +145,14 @@ class TracingExtension(RunExtension):
             baggage={"runner.workflow": spec.name, "runner.run.id": str(run.pk)},
         )
         self.envs = task_spans.AttemptEnvironments(self.plan, context, trace.trace_id)
+        self.recorder.emit(self._prefetch)  # by the run's writer, as the first tasks start
+
+    def _prefetch(self) -> None:
+        """Each node's trace variables, worked out ahead of its start (the event sends nothing)."""
+        try:
+            self.envs.prefetch()
+        except Exception:  # the writer must go on: the executor works out what is missing itself
+            log.exception("tracing could not prepare the environments of run %s", self.run.pk)
 
     def _close_lost(self, trace: Trace, now_us: int) -> None:
         """Spans a dead worker left running end now, as errors; the root stays open for us. (Its

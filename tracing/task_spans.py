@@ -8,6 +8,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -146,7 +147,8 @@ class AttemptEnvironments:
     A first attempt's variables are made then too, encoded as the start will pass them; a retry's
     fill in its span id and number."""
 
-    BATCH = 256
+    BATCH = 8  # worked out on the executor's thread, when it gets to a node prefetch has not
+    PREFETCH_CHUNK = 32
 
     def __init__(self, plan: Any, context: TaskContext, trace_id: str):
         self.plan, self.context, self.trace_id = plan, context, trace_id
@@ -188,22 +190,33 @@ class AttemptEnvironments:
             found = self.services[task.id] = ((*names, "TRACEPARENT", "BAGGAGE"), entries)
         return found
 
-    def _batch(self, node_id: str) -> tuple[int, tuple[tuple[str, ...], list[bytes]], str, EncodedEnv]:
+    def prefetch(self) -> None:
+        """Work out every node's part ahead of its start, a chunk at a time, letting other threads
+        in between chunks (for the run's writer, as the run starts: off the executor's thread)."""
+        while self._batch(None, self.PREFETCH_CHUNK) is not None:
+            time.sleep(0)  # gives up the GIL: a start waiting for it goes first
+
+    def _batch(self, node_id: str | None, size: int | None = None) -> Any:
+        """Work out node_id's part (if given) and those of the next nodes of the plan not worked
+        out yet, up to `size` in all; returns node_id's (None: the last node was done)."""
         nodes, plan = self.nodes, self.plan
-        batch = [node_id]
-        while len(batch) < self.BATCH:
-            other = next(self._next, None)
+        batch = [] if node_id is None else [node_id]
+        size = size or self.BATCH
+        while len(batch) < size:
+            other = next(self._next, None)  # one node, one thread (a C call: atomic)
             if other is None:
                 break
             if other not in nodes and other != node_id:
                 batch.append(other)
+        if not batch:
+            return None
         for name in batch:
             # The node's baggage entry as the W3C propagator writes it (the key needs no quoting).
             node = name if _PLAIN.fullmatch(name) else quote_plus(name)
             part = (_node_base(self.trace_id, name), self._service(plan.nodes[name].task),
                     f"{self.node_entry}runner.node={node},runner.attempt=")  # fmt: skip
             nodes[name] = (*part, self._env(part, 1))
-        return nodes[node_id]
+        return nodes[node_id if node_id is not None else batch[-1]]
 
 
 def ended_without_attempt(record: SpanRecord, state: str, reason: str, task: Any, now_us: int) -> None:

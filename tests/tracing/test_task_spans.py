@@ -147,14 +147,15 @@ def test_an_attempts_environment_is_the_trace_context_the_propagators_write() ->
     assert list(envs.nodes) == [NODE]
 
 
-def test_node_parts_are_worked_out_in_batches_each_once() -> None:
-    """A plan larger than a batch: the first start works out the parts of the next BATCH nodes,
-    a node beyond them starts the next batch, and every node's environment is the same as when
-    its part is worked out alone (a task with its own service name keeps it)."""
+def test_node_parts_are_worked_out_in_batches_or_ahead_each_once() -> None:
+    """A start whose node's part is not worked out yet works out the next BATCH nodes' with it;
+    prefetch (the writer's, as a run starts) works out the rest, a chunk at a time, and none
+    again. Every node's environment is the same as when its part is worked out alone (a task
+    with its own service name keeps it)."""
     from tracing.otel.spans import TaskContext
 
     size = task_spans.AttemptEnvironments.BATCH
-    tasks = "\n".join(f"  t{i}: {{run: 'true'}}" for i in range(size + 10))
+    tasks = "\n".join(f"  t{i}: {{run: 'true'}}" for i in range(task_spans.AttemptEnvironments.PREFETCH_CHUNK * 3))
     plan = plan_of(f"name: many\ntasks:\n  own: {{run: 'true', env: {{OTEL_SERVICE_NAME: mine}}}}\n{tasks}\n")
     context = TaskContext(new_trace_id(), sampled=False, baggage={"runner.run.id": "3"})
     trace_id = context.prefix[3:35]
@@ -162,8 +163,9 @@ def test_node_parts_are_worked_out_in_batches_each_once() -> None:
     order = list(plan.nodes)
     first = envs.env("t5", 1)
     assert len(envs.nodes) == size and set(envs.nodes) == set(order[:size])  # t5 is among them
-    envs.env(order[-1], 1)  # beyond the batch: the rest (fewer than a batch) with it
-    assert set(envs.nodes) == set(order)
+    kept = dict(envs.nodes)
+    envs.prefetch()
+    assert set(envs.nodes) == set(order) and all(envs.nodes[node] is part for node, part in kept.items())
     for node in ("t5", "own", order[-1]):
         alone = task_spans.AttemptEnvironments(plan, context, trace_id)
         alone.BATCH = 1

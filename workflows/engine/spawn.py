@@ -90,6 +90,9 @@ class EncodedEnv(Mapping[str, str]):
             raise KeyError(key) from None
         return entry[len(key.encode(_FS_ENCODING, _FS_ERRORS)) + 1 :].decode(_FS_ENCODING, _FS_ERRORS)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self.names
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
 
