@@ -166,6 +166,10 @@ def test_node_parts_are_worked_out_in_batches_or_ahead_each_once() -> None:
     kept = dict(envs.nodes)
     envs.prefetch()
     assert set(envs.nodes) == set(order) and all(envs.nodes[node] is part for node, part in kept.items())
+    bounded = task_spans.AttemptEnvironments(plan, context, trace_id)
+    bounded.PREFETCH_LIMIT = bounded.PREFETCH_CHUNK * 2  # a huge plan: the rest is worked out as tasks start
+    bounded.prefetch()
+    assert list(bounded.nodes) == order[: bounded.PREFETCH_LIMIT]
     for node in ("t5", "own", order[-1]):
         alone = task_spans.AttemptEnvironments(plan, context, trace_id)
         alone.BATCH = 1
