@@ -269,7 +269,7 @@ class TracingExtension(RunExtension):
         if not self.tasks_began:
             self._began()
         if state not in ex.TERMINAL or state == ex.SUCCESS or node_id in self.traced_nodes:
-            if state == ex.RETRYING:  # (the tail sampler's rule; its attempt spans may never be made)
+            if state == ex.RETRYING:  # the tail sampler's rule (one place: attempt spans may never be made)
                 self.retried = True
             return
         # Ended without an attempt of its own: a zero-length span says why.
@@ -359,7 +359,7 @@ class TracingExtension(RunExtension):
             status=status,
             duration_s=duration,
             usual_s=usual_duration(self.run) if self.config.sampling.tail.slower_than_usual else None,
-            retried=self.retried or self.attempts.retried or self._retried_before(),
+            retried=self.retried or self._retried_before(),
             tags=self.run.tags or {},
         )
         return decide(self.config.sampling, facts)

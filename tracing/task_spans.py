@@ -103,7 +103,6 @@ class NotedAttempts:
         self.run, self.outbox, self.noted = run, outbox, outbox.noted
         self.lock = threading.Lock()
         self.spans: dict[tuple[str, int], AttemptSpan] = {}  # by node and attempt
-        self.retried = False
         outbox.take_noted = self.take
 
     def take(self) -> None:
@@ -131,8 +130,6 @@ class NotedAttempts:
         if span is None:
             return  # attempt_started already reported it missing; nothing to end
         span.info = item  # before the span is handed over again: whoever makes its row sees the end
-        if item.retry_delay is not None:
-            self.retried = True
         self.outbox.note(span, ended=True)
 
 
