@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import conditions, templates
+from .context import referenced, task_context
 from .dag import Node, Plan
 from .hooks import (
     CANCELLED,
@@ -85,7 +86,7 @@ class Executor:
         self._scheduled: set[str] = set()  # pushed to ready (or waiting for a retry), not final yet
         self._running: set[str] = set()
         self._counter = itertools.count()
-        self._refs = {task_id: self._referenced(task) for task_id, task in self.spec.tasks.items()}
+        self._refs = {task_id: referenced(task, self.spec) for task_id, task in self.spec.tasks.items()}
         self._static_commands: dict[str, tuple[list[str], str]] = {}
         self._fixed_env: FixedEnv | None = None
 
@@ -456,36 +457,8 @@ class Executor:
                 own[f"RUNNER_MATRIX_{key.upper().replace('-', '_')}"] = conditions.to_text(value)
         return TaskEnv(fixed, own, self.hooks.attempt_env(node.id, attempt))
 
-    # ------------------------------------------------------------------ context for conditions
-
-    def _referenced(self, task: Any) -> bool:
-        texts = [task.run] if isinstance(task.run, str) else list(task.run)
-        texts += [*task.env.values(), *self.spec.env.values()]  # the workflow's `env:` too
-        return bool(task.skip_if) or any("${{" in t for t in texts)
-
     def _context(self, node: Node) -> dict[str, Any]:
-        tasks: dict[str, Any] = {}
-        for task_id, node_ids in self.plan.task_nodes.items():
-            done = [(n, self.outcomes[n]) for n in node_ids if n in self.outcomes]
-            if not done:
-                continue
-            for node_id, outcome in done:
-                tasks[node_id] = _view(outcome)
-            if self.spec.tasks[task_id].matrix is not None:
-                legs = {self.plan.nodes[n].leg_key: _view(o) for n, o in done}
-                tasks[task_id] = {
-                    "status": _aggregate([o.status for _n, o in done], len(node_ids)),
-                    "outputs": {key: leg["outputs"] for key, leg in legs.items()},
-                    "legs": legs,
-                }
-        ctx: dict[str, Any] = dict(tasks)
-        ctx.update(
-            tasks=tasks,
-            params=self.params,
-            matrix=dict(node.leg or {}),
-            run={"id": self.run_id, "workflow": self.spec.name},
-        )
-        return ctx
+        return task_context(self.spec, self.plan, self.outcomes, node, params=self.params, run_id=self.run_id)
 
     # ------------------------------------------------------------------ live usage sampling
 
@@ -508,26 +481,6 @@ class Executor:
 
         threading.Thread(target=sample, name="usage-sampler", daemon=True).start()
         return stop
-
-
-def _view(outcome: NodeOutcome) -> dict[str, Any]:
-    return {
-        "status": outcome.status,
-        "exit_code": outcome.exit_code,
-        "outputs": outcome.outputs,
-        "attempts": outcome.attempts,
-    }
-
-
-def _aggregate(statuses: list[str], total: int) -> str:
-    for status in (FAILED, UPSTREAM_FAILED, CANCELLED):
-        if status in statuses:
-            return status
-    if len(statuses) < total:
-        return RUNNING
-    if all(s == SKIPPED for s in statuses):
-        return SKIPPED
-    return SUCCESS
 
 
 def _exit_reason(result: ProcessResult) -> str:
