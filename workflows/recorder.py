@@ -103,6 +103,8 @@ class RunRecorder(ex.Hooks):
         return lineno
 
     def filter_outputs(self, node_id, outputs):
+        if not outputs:  # most tasks write none: nothing to mask, on the thread that starts the next
+            return outputs
         mask_mapping = getattr(self.mask, "mask_mapping", None)
         if mask_mapping is None:
             return {key: self.mask(value) for key, value in outputs.items()}
