@@ -145,14 +145,6 @@ class TracingExtension(RunExtension):
             baggage={"runner.workflow": spec.name, "runner.run.id": str(run.pk)},
         )
         self.envs = task_spans.AttemptEnvironments(self.plan, context, trace.trace_id)
-        self.recorder.emit(self._prefetch)  # by the run's writer, as the first tasks start
-
-    def _prefetch(self) -> None:
-        """Each node's trace variables, worked out ahead of its start (the event sends nothing)."""
-        try:
-            self.envs.prefetch()
-        except Exception:  # the writer must go on: the executor works out what is missing itself
-            log.exception("tracing could not prepare the environments of run %s", self.run.pk)
 
     def _close_lost(self, trace: Trace, now_us: int) -> None:
         """Spans a dead worker left running end now, as errors; the root stays open for us. (Its
@@ -263,14 +255,18 @@ class TracingExtension(RunExtension):
         if self.active:
             self.noted.append(info)
 
+    # A retry (the tail sampler's rule), and a task that ended without an attempt of its own.
+    node_states = frozenset({ex.RETRYING, *ex.TERMINAL} - {ex.SUCCESS})
+
     def node_state(self, node_id: str, state: str, **info: Any) -> None:
         if not self.active:
             return
         if not self.tasks_began:
             self._began()
-        if state not in ex.TERMINAL or state == ex.SUCCESS or node_id in self.traced_nodes:
-            if state == ex.RETRYING:  # the tail sampler's rule (one place: attempt spans may never be made)
-                self.retried = True
+        if state == ex.RETRYING:  # known here only: attempt spans may never be made
+            self.retried = True
+            return
+        if state not in self.node_states or node_id in self.traced_nodes:
             return
         # Ended without an attempt of its own: a zero-length span says why.
         with self.lock:

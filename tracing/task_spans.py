@@ -3,12 +3,12 @@ task ends without an attempt of its own (skipped, upstream failed, cancelled, fa
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -31,9 +31,11 @@ def _node_base(trace_id: str, node_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{trace_id}/{node_id}".encode(), digest_size=8).digest(), "big")
 
 
+_SPAN_MASK = 0xFFFF_FFFF_FFFF_FFFF
+
+
 def _span_hex(base: int, attempt: int) -> str:
-    value = (base + attempt) & 0xFFFF_FFFF_FFFF_FFFF
-    return f"{value or 1:016x}"  # all zeros is no span id
+    return f"{(base + attempt) & _SPAN_MASK or 1:016x}"  # all zeros is no span id
 
 
 def attempt_span_id(trace_id: str, node_id: str, attempt: int) -> str:
@@ -135,89 +137,76 @@ class NotedAttempts:
 
 class AttemptEnvironments:
     """What tracing puts into each attempt's environment: its trace context (TRACEPARENT,
-    TRACESTATE, BAGGAGE) and the task's service name, unless the workflow file sets one itself.
+    TRACESTATE, BAGGAGE) and the task's service name, unless the workflow file sets one itself,
+    as entries encoded the way the start passes them on (spawn.EncodedEnv).
 
-    A node's part (its service name, its baggage entry, where its span ids start) is worked out
-    once, for its retries, with its first attempt's variables, encoded as the start will pass
-    them; a retry's fill in its span id and number. The run's writer works out the first
-    PREFETCH_LIMIT nodes' as the run starts (`prefetch`): a task of a wide run starts as fast as
-    the executor's thread gets to it, and between two starts the same work took three times as
-    long as in one go (measured: ~3.5 ms of a 300-task run's 11). A start that finds its node's
-    not worked out yet works it out with the next BATCH nodes'."""
-
-    BATCH = 8
-    PREFETCH_CHUNK = 32
-    PREFETCH_LIMIT = 2048  # ~5 ms of the writer's time: its first records wait for no more
+    Made as each attempt starts, on the executor's thread, in about a microsecond: what does not
+    change between runs (a node's baggage entry, its task's service name) is kept with the plan,
+    which the runs of a workflow version share; the run's part (its trace id's hash state, the
+    shared entries) is made once. Worked out ahead instead, by the run's writer, the same
+    variables had cost a 300-task run ~2 ms of CPU and the starts that waited for the GIL meanwhile."""
 
     def __init__(self, plan: Any, context: TaskContext, trace_id: str):
-        self.plan, self.context, self.trace_id = plan, context, trace_id
-        # Per node: where its span ids start, its task's constant variables (_service), the start
-        # of its BAGGAGE value, and its first attempt's variables.
-        self.nodes: dict[str, tuple[int, tuple[tuple[str, ...], list[bytes]], str, EncodedEnv]] = {}
-        self._next = iter(plan.nodes)  # the nodes whose part is not worked out yet, in the plan's order
+        self.plan = plan
+        self._nodes = _plan_nodes(plan)
         shared = {"TRACESTATE": context.tracestate} if context.tracestate else {}
-        self.shared = (tuple(shared), [encode_entry(key, value) for key, value in shared.items()])  # the run's
-        self.node_entry = f"{context.baggage}," if context.baggage else ""
-        self.services: dict[str, tuple[tuple[str, ...], list[bytes]]] = {}  # per task
+        self._entries = [encode_entry(key, value) for key, value in shared.items()]
+        self._names = (*shared, "TRACEPARENT", "BAGGAGE")  # a task that names its own service
+        self._service_names = (*shared, "OTEL_SERVICE_NAME", "TRACEPARENT", "BAGGAGE")
+        self._hash = hashlib.blake2b(f"{trace_id}/".encode(), digest_size=8)  # attempt_span_id's, up to the node
+        # An attempt's two entries, made as bytes: both are ASCII (hex digits; the propagator's
+        # quoting), so this is what encode_entry would make of them.
+        self._traceparent = f"TRACEPARENT={context.prefix}%016x{context.flags}".encode("ascii")  # % the span id
+        node_entry = f"{context.baggage}," if context.baggage else ""
+        self._baggage = f"BAGGAGE={node_entry}runner.node=".encode("ascii")
 
     def env(self, node_id: str, attempt: int) -> EncodedEnv:
-        """The attempt's variables (a first attempt's are made with its node's part: most nodes
-        run once)."""
-        entry = self.nodes.get(node_id)
-        if entry is None:
-            entry = self._batch(node_id)
-        if attempt == 1:
-            return entry[3]
-        return self._env(entry, attempt)
+        name, baggage, service = self._nodes.get(node_id) or _plan_node(self.plan, self._nodes, node_id)
+        digest = self._hash.copy()
+        digest.update(name)
+        span = (int.from_bytes(digest.digest(), "big") + attempt) & _SPAN_MASK or 1  # attempt_span_id's
+        traceparent, baggage = self._traceparent % span, b"%s%s%d" % (self._baggage, baggage, attempt)
+        if service is None:
+            return EncodedEnv(self._names, [*self._entries, traceparent, baggage])
+        return EncodedEnv(self._service_names, [*self._entries, service, traceparent, baggage])
 
-    def _env(self, part: tuple[Any, ...], attempt: int) -> EncodedEnv:
-        base, (names, entries), baggage = part[:3]
-        context = self.context
-        # Both are ASCII (hex digits; the propagator's quoting): encoded as encode_entry would.
-        traceparent = f"TRACEPARENT={context.prefix}{_span_hex(base, attempt)}{context.flags}"  # attempt_span_id's
-        return EncodedEnv(names, [*entries, traceparent.encode("ascii"), f"BAGGAGE={baggage}{attempt}".encode("ascii")])
 
-    def _service(self, task: Any) -> tuple[tuple[str, ...], list[bytes]]:
-        """The task's constant variables (the run's, and its service name): their names (with
-        TRACEPARENT and BAGGAGE, which each attempt adds) and their entries."""
-        found = self.services.get(task.id)
-        if found is None:
-            spec, names, entries = self.plan.spec, list(self.shared[0]), list(self.shared[1])
-            if "OTEL_SERVICE_NAME" not in task.env and "OTEL_SERVICE_NAME" not in spec.env:
-                names.append("OTEL_SERVICE_NAME")
-                entries.append(encode_entry("OTEL_SERVICE_NAME", f"{spec.name}.{task.id}"))
-            found = self.services[task.id] = ((*names, "TRACEPARENT", "BAGGAGE"), entries)
-        return found
+# A plan's nodes' parts of their variables that no run changes, for the last plans used (a plan
+# is shared by the runs of its workflow version, and kept here with its parts).
+_PLANS: collections.OrderedDict[int, tuple[Any, dict[str, tuple[bytes, bytes, bytes | None]]]] = (
+    collections.OrderedDict()
+)
+_PLANS_LOCK = threading.Lock()
+PLANS_KEPT = 32
 
-    def prefetch(self) -> None:
-        """Work out nodes' parts ahead of their start, a chunk at a time, letting other threads
-        in between chunks (for the run's writer, as the run starts: off the executor's thread)."""
-        for _ in range(0, self.PREFETCH_LIMIT, self.PREFETCH_CHUNK):
-            if self._batch(None, self.PREFETCH_CHUNK) is None:
-                break
-            time.sleep(0)  # gives up the GIL: a start waiting for it goes first
 
-    def _batch(self, node_id: str | None, size: int | None = None) -> Any:
-        """Work out node_id's part (if given) and those of the next nodes of the plan not worked
-        out yet, up to `size` in all; returns node_id's (None: the last node was done)."""
-        nodes, plan = self.nodes, self.plan
-        batch = [] if node_id is None else [node_id]
-        size = size or self.BATCH
-        while len(batch) < size:
-            other = next(self._next, None)  # one node, one thread (a C call: atomic)
-            if other is None:
-                break
-            if other not in nodes and other != node_id:
-                batch.append(other)
-        if not batch:
-            return None
-        for name in batch:
-            # The node's baggage entry as the W3C propagator writes it (the key needs no quoting).
-            node = name if _PLAIN.fullmatch(name) else quote_plus(name)
-            part = (_node_base(self.trace_id, name), self._service(plan.nodes[name].task),
-                    f"{self.node_entry}runner.node={node},runner.attempt=")  # fmt: skip
-            nodes[name] = (*part, self._env(part, 1))
-        return nodes[node_id if node_id is not None else batch[-1]]
+def _plan_nodes(plan: Any) -> dict[str, tuple[bytes, bytes, bytes | None]]:
+    with _PLANS_LOCK:
+        found = _PLANS.get(id(plan))
+        if found is not None and found[0] is plan:
+            _PLANS.move_to_end(id(plan))
+            return found[1]
+        nodes: dict[str, tuple[bytes, bytes, bytes | None]] = {}
+        _PLANS[id(plan)] = (plan, nodes)
+        while len(_PLANS) > PLANS_KEPT:
+            _PLANS.popitem(last=False)
+        return nodes
+
+
+def _plan_node(
+    plan: Any, nodes: dict[str, tuple[bytes, bytes, bytes | None]], node_id: str
+) -> tuple[bytes, bytes, bytes | None]:
+    """A node's part: its id as its span ids' hash takes it, its baggage entry as the W3C
+    propagator writes it (the key needs no quoting) up to the attempt's number, and its task's
+    OTEL_SERVICE_NAME entry (None: the workflow file sets one). Any thread may make it: each
+    makes the same."""
+    task, spec = plan.nodes[node_id].task, plan.spec
+    service = None
+    if "OTEL_SERVICE_NAME" not in task.env and "OTEL_SERVICE_NAME" not in spec.env:
+        service = encode_entry("OTEL_SERVICE_NAME", f"{spec.name}.{task.id}")
+    quoted = node_id if _PLAIN.fullmatch(node_id) else quote_plus(node_id)
+    part = nodes[node_id] = (node_id.encode(), f"{quoted},runner.attempt=".encode("ascii"), service)
+    return part
 
 
 def ended_without_attempt(record: SpanRecord, state: str, reason: str, task: Any, now_us: int) -> None:

@@ -131,8 +131,8 @@ def test_a_task_that_never_ran_says_why() -> None:
 
 
 def test_an_attempts_environment_is_the_trace_context_the_propagators_write() -> None:
-    """The node's part is kept for its retries; each attempt's is the same as TaskContext.env
-    (the W3C propagators' format) would write, with the node's name quoted in BAGGAGE."""
+    """Each attempt's is the same as TaskContext.env (the W3C propagators' format) would write,
+    with the node's name quoted in BAGGAGE."""
     from tracing.otel.spans import TaskContext
 
     context = TaskContext(new_trace_id(), sampled=True, state={"runner": "7"}, baggage={"runner.workflow": "spans"})
@@ -144,45 +144,51 @@ def test_an_attempts_environment_is_the_trace_context_the_propagators_write() ->
         assert env == {"OTEL_SERVICE_NAME": "spans.build",
                        **context.env(span_id, {"runner.node": NODE, "runner.attempt": str(attempt)})}  # fmt: skip
         assert "runner.node=build%5B" in env["BAGGAGE"] and env["BAGGAGE"].endswith(f",runner.attempt={attempt}")
-    assert list(envs.nodes) == [NODE]
 
 
-def test_node_parts_are_worked_out_in_batches_or_ahead_each_once() -> None:
-    """A start whose node's part is not worked out yet works out the next BATCH nodes' with it;
-    prefetch (the writer's, as a run starts) works out the rest, a chunk at a time, and none
-    again. Every node's environment is the same as when its part is worked out alone (a task
-    with its own service name keeps it)."""
+def test_node_parts_are_kept_with_the_plan_and_every_run_gets_its_own_variables() -> None:
+    """What no run changes (a node's baggage entry, its task's service name) is worked out once
+    per plan and kept for its next runs; each run's variables carry its own trace, and are
+    encoded as the start would encode them. A task with its own service name keeps it."""
     from tracing.otel.spans import TaskContext
 
-    size = task_spans.AttemptEnvironments.BATCH
-    tasks = "\n".join(f"  t{i}: {{run: 'true'}}" for i in range(task_spans.AttemptEnvironments.PREFETCH_CHUNK * 3))
+    tasks = "\n".join(f"  t{i}: {{run: 'true'}}" for i in range(40))
     plan = plan_of(f"name: many\ntasks:\n  own: {{run: 'true', env: {{OTEL_SERVICE_NAME: mine}}}}\n{tasks}\n")
-    context = TaskContext(new_trace_id(), sampled=False, baggage={"runner.run.id": "3"})
-    trace_id = context.prefix[3:35]
-    envs = task_spans.AttemptEnvironments(plan, context, trace_id)
-    order = list(plan.nodes)
-    first = envs.env("t5", 1)
-    assert len(envs.nodes) == size and set(envs.nodes) == set(order[:size])  # t5 is among them
-    kept = dict(envs.nodes)
-    envs.prefetch()
-    assert set(envs.nodes) == set(order) and all(envs.nodes[node] is part for node, part in kept.items())
-    bounded = task_spans.AttemptEnvironments(plan, context, trace_id)
-    bounded.PREFETCH_LIMIT = bounded.PREFETCH_CHUNK * 2  # a huge plan: the rest is worked out as tasks start
-    bounded.prefetch()
-    assert list(bounded.nodes) == order[: bounded.PREFETCH_LIMIT]
-    for node in ("t5", "own", order[-1]):
-        alone = task_spans.AttemptEnvironments(plan, context, trace_id)
-        alone.BATCH = 1
-        assert envs.env(node, 3) == alone.env(node, 3) and list(alone.nodes) == [node]
-        for attempt in (1, 3):  # encoded as the start would encode them
-            env = envs.env(node, attempt)
-            assert env.entries == [spawn.encode_entry(key, value) for key, value in env.items()]
-        span_id = task_spans.attempt_span_id(trace_id, node, 3)
-        assert envs.env(node, 3)["TRACEPARENT"] == f"00-{trace_id}-{span_id}-00"
-    assert "OTEL_SERVICE_NAME" not in envs.env("own", 1) and first["OTEL_SERVICE_NAME"] == "many.t5"
-    span_id = task_spans.attempt_span_id(trace_id, "t5", 1)  # a name that needs no quoting, as the propagator writes it
-    assert first == {
-        "OTEL_SERVICE_NAME": "many.t5",
-        **context.env(span_id, {"runner.node": "t5", "runner.attempt": "1"}),
-    }
+    contexts = [TaskContext(new_trace_id(), sampled=False, baggage={"runner.run.id": str(run)}) for run in (3, 4)]
+    runs = [task_spans.AttemptEnvironments(plan, context, context.prefix[3:35]) for context in contexts]
+    first = runs[0].env("t5", 1)
+    kept = dict(task_spans._plan_nodes(plan))
+    assert list(kept) == ["t5"]
+    for envs, context in zip(runs, contexts):
+        trace_id = context.prefix[3:35]
+        for node in ("t5", "own", "t39"):
+            for attempt in (1, 3):
+                env = envs.env(node, attempt)
+                assert env.entries == [spawn.encode_entry(key, value) for key, value in env.items()]
+                span_id = task_spans.attempt_span_id(trace_id, node, attempt)
+                assert env["TRACEPARENT"] == f"00-{trace_id}-{span_id}-00"
+                assert env == {
+                    **({} if node == "own" else {"OTEL_SERVICE_NAME": f"many.{node}"}),
+                    **context.env(span_id, {"runner.node": node, "runner.attempt": str(attempt)}),
+                }
+    parts = task_spans._plan_nodes(plan)
+    assert set(parts) == {"t5", "own", "t39"} and parts["t5"] is kept["t5"]  # worked out once, for both runs
+    assert "OTEL_SERVICE_NAME" not in runs[1].env("own", 1) and first["OTEL_SERVICE_NAME"] == "many.t5"
+    other = plan_of(f"name: many\ntasks:\n{tasks}\n")  # another plan (version) of the workflow: its own parts
+    assert task_spans._plan_nodes(other) == {} and task_spans._plan_nodes(plan) is parts
     assert task_spans.attempt_span_id("a" * 32, NODE, 1) != task_spans.attempt_span_id("a" * 32, NODE, 2)
+
+
+def test_only_the_last_plans_parts_are_kept() -> None:
+    """Plans' parts are kept for the PLANS_KEPT plans used last, each with its plan (so an id
+    reused by a new plan never finds an old plan's parts)."""
+    from tracing.otel.spans import TaskContext
+
+    context = TaskContext(new_trace_id(), sampled=True)
+    plans = [plan_of(f"name: p{i}\ntasks:\n  a: {{run: 'true'}}\n") for i in range(task_spans.PLANS_KEPT + 1)]
+    for plan in plans:
+        assert task_spans.AttemptEnvironments(plan, context, context.prefix[3:35]).env("a", 1)["OTEL_SERVICE_NAME"] == (
+            f"{plan.spec.name}.a"
+        )
+    assert plans[0] not in [kept for kept, _nodes in task_spans._PLANS.values()]
+    assert all(task_spans._plan_nodes(plan) for plan in plans[1:])  # still kept, with their node's part
