@@ -70,6 +70,10 @@ class RunExtension:
 
     def node_state(self, node_id: str, state: str, **info: Any) -> None: ...
 
+    # The states node_state is called for (None: every one). A task goes through several; an
+    # extension that needs only some of them saves each task's start a call per other state.
+    node_states: frozenset[str] | None = None
+
     def progress(self, node_id: str, attempt: int, cpu_s: float, rss_bytes: int, wall_s: float) -> None: ...
 
     def after_run(self, outcome: ex.RunOutcome) -> None: ...
@@ -138,28 +142,44 @@ class RunHooks(ex.Hooks):
                      if getattr(type(extension), method) is not getattr(RunExtension, method)]
             for method in self.HOOKS
         }  # fmt: skip
+        self._node_state = [
+            (extension.name, extension.node_state, extension.node_states) for extension in extensions
+            if type(extension).node_state is not RunExtension.node_state
+        ]  # fmt: skip
 
-    def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
-        for name, hook in self.hooks[method]:
-            try:
-                hook(*args, **kwargs)
-            except Exception:  # an extension's bug must not stop the run or lose its records
-                log.exception("run extension %s failed in %s", name, method)
+    def _failed(self, name: str, method: str) -> None:
+        # An extension's bug must not stop the run or lose its records.
+        log.exception("run extension %s failed in %s", name, method)
 
     def ending(self):
         self.recorder.ending()
 
+    # The three below run for every task, on the thread that starts the next: the loops are
+    # written out rather than shared, and an extension is asked only for the states it wants.
     def node_state(self, node_id, state, *, attempt=0, outcome=None, reason=""):
         self.recorder.node_state(node_id, state, attempt=attempt, outcome=outcome, reason=reason)
-        self._each("node_state", node_id, state, attempt=attempt, outcome=outcome, reason=reason)
+        for name, hook, states in self._node_state:
+            if states is None or state in states:
+                try:
+                    hook(node_id, state, attempt=attempt, outcome=outcome, reason=reason)
+                except Exception:
+                    self._failed(name, "node_state")
 
     def attempt_started(self, node_id, attempt, **info):
         self.recorder.attempt_started(node_id, attempt, **info)
-        self._each("attempt_started", node_id, attempt, **info)
+        for name, hook in self.hooks["attempt_started"]:
+            try:
+                hook(node_id, attempt, **info)
+            except Exception:
+                self._failed(name, "attempt_started")
 
     def attempt_finished(self, info):
         self.recorder.attempt_finished(info)
-        self._each("attempt_finished", info)
+        for name, hook in self.hooks["attempt_finished"]:
+            try:
+                hook(info)
+            except Exception:
+                self._failed(name, "attempt_finished")
 
     def log(self, node_id, attempt, stream, line):
         self.recorder.log(node_id, attempt, stream, line)
@@ -188,7 +208,11 @@ class RunHooks(ex.Hooks):
 
     def progress(self, node_id, attempt, cpu_s, rss_bytes, wall_s):
         self.recorder.progress(node_id, attempt, cpu_s, rss_bytes, wall_s)
-        self._each("progress", node_id, attempt, cpu_s, rss_bytes, wall_s)
+        for name, hook in self.hooks["progress"]:
+            try:
+                hook(node_id, attempt, cpu_s, rss_bytes, wall_s)
+            except Exception:
+                self._failed(name, "progress")
 
 
 def refusal(workflow: Any, *, trigger: str, user: Any) -> str | None:

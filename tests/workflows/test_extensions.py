@@ -46,6 +46,21 @@ class Broken(RunExtension):
         raise RuntimeError("boom")
 
 
+class WantsSomeStates(RunExtension):
+    name = "some-states"
+    node_states = frozenset({"skipped", "failed"})
+
+    def node_state(self, node_id, state, **info):
+        SEEN.append(("some", node_id, state))
+
+
+class WantsEveryState(RunExtension):
+    name = "every-state"
+
+    def node_state(self, node_id, state, **info):
+        SEEN.append(("every", node_id, state))
+
+
 class SwallowsAnError(RunExtension):
     """Its store hides a failed ORM write: Django then rolls the writer's whole transaction back
     when it ends (no error raised), so the batch with the attempt's end would vanish."""
@@ -101,6 +116,15 @@ def test_a_failing_extension_does_not_break_the_run(transactional_db, extensions
     run = run_now("name: sturdy\ntasks:\n  a: {run: 'true'}\n")
     assert run.status == Run.SUCCESS
     assert ("finished", "a", "success") in SEEN
+
+
+def test_an_extension_is_told_only_the_node_states_it_asks_for(transactional_db, extensions):
+    extensions(WantsSomeStates, WantsEveryState, Broken)
+    run_now("name: states\ntasks:\n  a: {run: 'false'}\n  b: {run: 'true', needs: [a]}\n  c: {run: 'true', skip_if: 1 == 1}\n")
+    every = [(node, state) for kind, node, state in SEEN if kind == "every"]
+    assert sorted(every) == [("a", "failed"), ("b", "upstream_failed"), ("c", "skipped")]
+    some = [(node, state) for kind, node, state in SEEN if kind == "some"]
+    assert sorted(some) == [("a", "failed"), ("c", "skipped")]  # what it asked for, nothing else
 
 
 @pytest.mark.integration  # also on PostgreSQL, where a failed statement aborts the transaction
