@@ -120,7 +120,9 @@ def test_a_failing_extension_does_not_break_the_run(transactional_db, extensions
 
 def test_an_extension_is_told_only_the_node_states_it_asks_for(transactional_db, extensions):
     extensions(WantsSomeStates, WantsEveryState, Broken)
-    run_now("name: states\ntasks:\n  a: {run: 'false'}\n  b: {run: 'true', needs: [a]}\n  c: {run: 'true', skip_if: 1 == 1}\n")
+    run_now(
+        "name: states\ntasks:\n  a: {run: 'false'}\n  b: {run: 'true', needs: [a]}\n  c: {run: 'true', skip_if: 1 == 1}\n"
+    )
     every = [(node, state) for kind, node, state in SEEN if kind == "every"]
     assert sorted(every) == [("a", "failed"), ("b", "upstream_failed"), ("c", "skipped")]
     some = [(node, state) for kind, node, state in SEEN if kind == "some"]
