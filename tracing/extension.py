@@ -145,6 +145,7 @@ class TracingExtension(RunExtension):
             baggage={"runner.workflow": spec.name, "runner.run.id": str(run.pk)},
         )
         self.envs = task_spans.AttemptEnvironments(self.plan, context, trace.trace_id)
+        self.envs.prepare()
 
     def _close_lost(self, trace: Trace, now_us: int) -> None:
         """Spans a dead worker left running end now, as errors; the root stays open for us. (Its

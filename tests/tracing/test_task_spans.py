@@ -192,3 +192,26 @@ def test_only_the_last_plans_parts_are_kept() -> None:
         )
     assert plans[0] not in [kept for kept, _nodes in task_spans._PLANS.values()]
     assert all(task_spans._plan_nodes(plan) for plan in plans[1:])  # still kept, with their node's part
+
+
+def test_first_attempts_are_prepared_as_the_run_starts_up_to_a_limit() -> None:
+    """prepare makes the first PREPARED nodes' first-attempt variables in one go; each is handed
+    out once, and is what the attempt would get made as it starts. Other nodes' (beyond the
+    limit) and retries' are made as they start."""
+    from tracing.otel.spans import TaskContext
+
+    tasks = "\n".join(f"  t{i}: {{run: 'true'}}" for i in range(6))
+    plan = plan_of(f"name: ready\ntasks:\n{tasks}\n")
+    context = TaskContext(new_trace_id(), sampled=True, baggage={"runner.run.id": "5"})
+    trace_id = context.prefix[3:35]
+    envs = task_spans.AttemptEnvironments(plan, context, trace_id)
+    envs.PREPARED = 4
+    envs.prepare()
+    assert list(envs._first) == ["t0", "t1", "t2", "t3"]
+    prepared = envs._first["t2"]
+    assert envs.env("t2", 1) is prepared and "t2" not in envs._first
+    fresh = task_spans.AttemptEnvironments(plan, context, trace_id)  # nothing prepared: made as asked
+    for node in ("t2", "t5"):
+        assert envs.env(node, 1) == fresh.env(node, 1)
+        assert envs.env(node, 2) == fresh.env(node, 2) != fresh.env(node, 1)
+    assert prepared == fresh.env("t2", 1)
