@@ -76,7 +76,7 @@ class TracingExtension(RunExtension):
         self.telemetry = telemetry()
         self.lock = threading.Lock()
         self.spans: dict[str, SpanRecord] = {}  # this execution's spans without an attempt, by span id
-        self.traced_nodes: set[str] = set()
+        self.traced_nodes: set[str] = set()  # nodes given a span of their own here (reused, no attempt)
         self.retried = False
         self.tasks_began = False
         self.gates: SpanRecord | None = None
@@ -113,7 +113,6 @@ class TracingExtension(RunExtension):
             self.recorder, run.pk, trace.pk, keep_rows=trace.attempt_spans != Trace.NONE,
             export_live=self.sampled is True and self.telemetry.exporting, telemetry=self.telemetry,
         )  # fmt: skip
-        self.noted = self.outbox.noted
         self.active = True
         self.service = self.telemetry.service_name
         attributes = {
@@ -133,7 +132,8 @@ class TracingExtension(RunExtension):
         self.run_task_spans = task_spans.RunTaskSpans(
             self.plan, trace.trace_id, trace.root_span_id, run_pk=run.pk, service=self.service, recorder=self.recorder
         )
-        self.attempts = task_spans.NotedAttempts(self.run_task_spans, self.outbox)  # this execution's
+        # This execution's attempts, as the recorder sees them reported: no hook of ours per attempt.
+        self.attempts = task_spans.NotedAttempts(self.run_task_spans, self.outbox, self.recorder.tap_attempts())
         if not resumed:
             self._reused_spans(us(now))
         self._mask_token()
@@ -244,18 +244,6 @@ class TracingExtension(RunExtension):
     def _node_record(self, node_id: str, start_us: int) -> SpanRecord:
         return self.run_task_spans.record(node_id, new_span_id(), start_us)
 
-    def attempt_started(self, node_id: str, attempt: int, **info: Any) -> None:
-        if not self.active:
-            return
-        if not self.tasks_began:
-            self._began()
-        self.traced_nodes.add(node_id)  # set and deque operations: atomic, no lock on the task threads
-        self.noted.append((node_id, attempt, info))
-
-    def attempt_finished(self, info: ex.AttemptInfo) -> None:
-        if self.active:
-            self.noted.append(info)
-
     # A retry (the tail sampler's rule), and a task that ended without an attempt of its own.
     node_states = frozenset({ex.RETRYING, *ex.TERMINAL} - {ex.SUCCESS})
 
@@ -267,7 +255,7 @@ class TracingExtension(RunExtension):
         if state == ex.RETRYING:  # known here only: attempt spans may never be made
             self.retried = True
             return
-        if state not in self.node_states or node_id in self.traced_nodes:
+        if state not in self.node_states or node_id in self.traced_nodes or self.attempts.had_attempt(node_id):
             return
         # Ended without an attempt of its own: a zero-length span says why.
         with self.lock:

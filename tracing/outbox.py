@@ -47,13 +47,13 @@ class SpanOutbox:
         self.links: dict[str, tuple[int, int | None]] = {}
         self.lock = threading.Lock()
         self.changes: collections.deque[SpanRecord] = collections.deque()  # spans waiting for the writer
-        # What the executor noted about attempts (starts, ends): `take_noted` makes their spans and
-        # hands them to `note`, from the thread that sends, so the executor's thread only notes.
-        # They are made only when something needs them: an open page of the run, a live export,
-        # the run's end when its trace is exported.
-        self.noted: collections.deque[Any] = collections.deque()
+        # The attempts' starts and ends reported so far (tracing.task_spans.NotedAttempts): how
+        # many are waiting, and `take_noted`, which makes their spans and hands them to `note`,
+        # from the thread that sends. They are made only when something needs them: an open page
+        # of the run, a live export, the run's end when its trace is exported.
+        self.noted_count: Callable[[], int] = lambda: 0
         self.take_noted: Callable[[], None] = lambda: None
-        self.noted_mark = 0  # how many of `noted` the last span event was made for
+        self.noted_mark = 0  # how many were waiting when the last span event was made
         self.queued_event: dict[str, Any] | None = None  # the span event waiting in the recorder's queue
         self.last_emit = 0.0
         self.to_export: collections.deque[SpanRecord] = collections.deque()  # ended, sampled at the start
@@ -115,7 +115,7 @@ class SpanOutbox:
     def _page_wants(self) -> bool:
         """Whether attempts noted since the last span event are worth one: only an open page of
         the run gets them (the scaled-out layer cannot tell, so there: always)."""
-        return self.keep_rows and len(self.noted) > self.noted_mark and watched(self.run_pk)
+        return self.keep_rows and self.noted_count() > self.noted_mark and watched(self.run_pk)
 
     def _due_event(self, now: float, force: bool = False) -> dict[str, Any] | None:
         """A new span event if one is due (call with the lock held)."""
@@ -124,7 +124,7 @@ class SpanOutbox:
         if not force and now - self.last_emit < FLUSH_EVERY:
             return None
         self.last_emit = now
-        self.noted_mark = len(self.noted)
+        self.noted_mark = self.noted_count()
         self.queued_event = {"kind": "span", "spans": []}
         return self.queued_event
 
@@ -134,7 +134,7 @@ class SpanOutbox:
         not written (tracing.attempt_spans makes it from the attempt's row when read), and its row
         is made for the event only if the run's page is open."""
         records: dict[str, Any] = {}  # SpanRecords, and AttemptSpans
-        if self.noted and watched(self.run_pk):  # else they wait: nobody would get them
+        if self.noted_count() and watched(self.run_pk):  # else they wait: nobody would get them
             self.drain_noted()
         with self.lock:
             event, self.queued_event = self.queued_event, None

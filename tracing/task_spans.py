@@ -97,42 +97,64 @@ class RunTaskSpans:
 
 
 class NotedAttempts:
-    """The attempts of one execution of a run as the executor noted them (starts and ends, in the
-    outbox's `noted`), made into spans only when something needs them: `take` is called by the
-    outbox for an open page of the run, a live export, or the export of the trace at its end. The
-    executor's thread, which starts the next task, only notes."""
+    """The attempts of one execution of a run as the recorder saw them reported (starts and ends,
+    from its tap: RunRecorder.tap_attempts), made into spans only when something needs them:
+    `take` is called by the outbox for an open page of the run, a live export, or the export of
+    the trace at its end. Nothing of tracing's runs per attempt on the executor's thread, which
+    starts the next task."""
 
-    def __init__(self, run: RunTaskSpans, outbox: Any):
-        self.run, self.outbox, self.noted = run, outbox, outbox.noted
+    def __init__(self, run: RunTaskSpans, outbox: Any, tap: collections.deque[tuple]):
+        self.run, self.outbox, self.noted = run, outbox, tap
         self.lock = threading.Lock()
         self.spans: dict[tuple[str, int], AttemptSpan] = {}  # by node and attempt
-        outbox.take_noted = self.take
+        self.pending: list[tuple] = []  # taken from the tap, not made into spans yet
+        self.started: set[str] = set()  # the nodes with an attempt (taken from the tap so far)
+        outbox.take_noted, outbox.noted_count = self.take, self.waiting
+
+    def waiting(self) -> int:
+        """How many starts and ends are not made into spans yet."""
+        return len(self.pending) + len(self.noted)
+
+    def had_attempt(self, node_id: str) -> bool:
+        """Whether the node had an attempt in this execution (reported before this call)."""
+        with self.lock:
+            self._drain()
+            return node_id in self.started
+
+    def _drain(self) -> None:
+        noted, pending, started = self.noted, self.pending, self.started
+        while noted:
+            item = noted.popleft()
+            if item[0] == "start":
+                started.add(item[1])
+            pending.append(item)
 
     def take(self) -> None:
         """Make the spans of what was noted since the last call and hand them to the outbox."""
-        noted = self.noted
-        if not noted:
+        if not self.noted and not self.pending:
             return
         with self.lock:
+            self._drain()
+            pending, self.pending = self.pending, []
             try:
-                while noted:
-                    self._make(noted.popleft())
+                for item in pending:
+                    self._make(item)
             except Exception:  # tracing must never stop the sender: the rest of what was noted is dropped
                 log.exception("tracing could not make the attempt spans of run %s", self.run.run_pk)
-                noted.clear()
 
-    def _make(self, item: tuple[str, int, dict[str, Any]] | ex.AttemptInfo) -> None:
-        if type(item) is tuple:  # a start
-            node_id, attempt, info = item
+    def _make(self, item: tuple) -> None:
+        if item[0] == "start":
+            _, node_id, attempt, command, ready_at, started_at, pid = item
             span_id = attempt_span_id(self.run.trace_id, node_id, attempt)
+            info = {"command": command, "ready_at": ready_at, "started_at": started_at, "pid": pid}
             span = self.spans[(node_id, attempt)] = AttemptSpan(self.run, node_id, attempt, span_id, info)
             self.outbox.note(span)
             return
-        assert isinstance(item, ex.AttemptInfo)
-        span = self.spans.get((item.node_id, item.attempt))
+        end: ex.AttemptInfo = item[1]
+        span = self.spans.get((end.node_id, end.attempt))
         if span is None:
-            return  # attempt_started already reported it missing; nothing to end
-        span.info = item  # before the span is handed over again: whoever makes its row sees the end
+            return  # its start was not reported; nothing to end
+        span.info = end  # before the span is handed over again: whoever makes its row sees the end
         self.outbox.note(span, ended=True)
 
 

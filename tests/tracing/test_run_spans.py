@@ -120,18 +120,16 @@ def test_a_workflow_can_turn_its_tracing_off():
 
 
 def test_attempt_spans_are_made_when_read_not_by_the_thread_that_starts_tasks(monkeypatch):
-    """The executor's thread starts each next task, so per attempt it only notes the facts. With
-    no page of the run open, nothing makes an attempt's span while the run goes: it is made from
-    the attempt's row when first read, and stored then."""
+    """The executor's thread starts each next task: tracing has no hook of its own there per
+    attempt (the recorder's tap passes the starts and ends on). With no page of the run open,
+    nothing makes an attempt's span while the run goes: it is made from the attempt's row when
+    first read, and stored then."""
     from dashboard import events
     from tracing import extension, task_spans
+    from workflows.extensions import RunExtension
 
-    noted, made, spans = [], [], []
-    note, make, init = (
-        extension.TracingExtension.attempt_started,
-        task_spans.AttemptSpan.row,
-        task_spans.AttemptSpan.__init__,
-    )
+    made, spans = [], []
+    make, init = task_spans.AttemptSpan.row, task_spans.AttemptSpan.__init__
     # No page open (with Redis' channel layer the writer cannot know, so it always makes them).
     monkeypatch.setattr(events, "_watched", lambda group: False)
 
@@ -139,20 +137,16 @@ def test_attempt_spans_are_made_when_read_not_by_the_thread_that_starts_tasks(mo
         spans.append(args[1])
         init(self, *args, **kwargs)
 
-    def attempt_started(self, *args, **kwargs):
-        noted.append(threading.get_ident())
-        return note(self, *args, **kwargs)
-
     def row(self, *args):
         made.append(threading.get_ident())
         return make(self, *args)
 
-    monkeypatch.setattr(extension.TracingExtension, "attempt_started", attempt_started)
     monkeypatch.setattr(task_spans.AttemptSpan, "row", row)
     monkeypatch.setattr(task_spans.AttemptSpan, "__init__", span_init)
     run = run_now("name: w\nmax_parallel: 2\ntasks:\n" + "".join(f"  t{i}: {{run: 'true'}}\n" for i in range(6)))
 
-    assert len(noted) == 6 and set(noted) == {threading.get_ident()}  # run_now runs the executor here
+    for hook in ("attempt_started", "attempt_finished"):
+        assert getattr(extension.TracingExtension, hook) is getattr(RunExtension, hook)
     assert made == [] and spans == []  # not even its facts were gathered into a span, with nobody to send it to
     trace = Trace.objects.get(run=run)
     assert trace.attempt_spans == Trace.PENDING and not Span.objects.filter(trace=trace, attempt__isnull=False)

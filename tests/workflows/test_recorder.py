@@ -108,3 +108,22 @@ def test_a_task_flooding_the_writer_with_lines_keeps_the_long_gathering_at_the_r
         assert recorder._gather_for(0.001, 0.006, module.ENDING_BATCH) == flooded
     finally:
         recorder.close()
+
+
+def test_a_tap_gets_every_attempts_start_and_end_as_they_are_reported():
+    """What an extension that follows attempts reads instead of a hook of its own: each start and
+    end, in the order reported, as the writer gets them; and a tap made later sees only later ones."""
+    from workflows.engine import executor as ex
+    from workflows.engine.handle import ProcessResult
+
+    run = runner.create_run(make_workflow("name: w\ntasks:\n  a: {run: 'true'}\n"), enqueue=False)
+    recorder = RunRecorder(run)
+    first = recorder.tap_attempts()
+    recorder.attempt_started("a", 1, command="true", ready_at=1.0, started_at=2.0, pid=42)
+    later = recorder.tap_attempts()
+    info = ex.AttemptInfo("a", 1, ProcessResult(exit_code=0, started_at=2.0, ended_at=3.0), "success", {}, [], None)
+    recorder.attempt_finished(info)
+    recorder.node_state("a", ex.SUCCESS, attempt=1, outcome=ex.NodeOutcome(ex.SUCCESS, 0, {}, 1))
+    recorder.close()
+    assert list(first) == [("start", "a", 1, "true", 1.0, 2.0, 42), ("finish", info)]
+    assert list(later) == [("finish", info)]
