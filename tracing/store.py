@@ -8,6 +8,7 @@ sends are stored by tracing.child_spans.
 from __future__ import annotations
 
 import contextlib
+import functools
 import operator
 import statistics
 from typing import Any
@@ -60,16 +61,9 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
     statement per chunk: per row, the ORM's bulk_create costs more than the rest of a span."""
     if not rows:
         return
-    q = connection.ops.quote_name
-    meta = Span._meta
-    columns = [meta.get_field(name).column for name in SPAN_COLUMNS]
+    head, tail, one = _upsert_sql(connection.vendor)
     sql = HotSql(connection)
-    to_json = sql.converter(Span, meta.get_field("attributes"))  # what the field stores, cheaply
-    head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
-    tail = f" ON CONFLICT ({q(meta.get_field('trace').column)}, {q('span_id')}) DO UPDATE SET " + ", ".join(
-        f"{q(c)} = excluded.{q(c)}" for c in SPAN_UPDATES
-    )
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    to_json = sql.converter(Span, Span._meta.get_field("attributes"))  # what the field stores, cheaply
     with connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
@@ -78,6 +72,19 @@ def upsert_spans(trace_pk: int, rows: list[dict[str, Any]]) -> None:
                 params += (trace_pk, *_plain_values(row), to_json(row["attributes"]), to_json(row["events"]),
                            row["taskrun"], row["attempt"])  # fmt: skip
             sql.execute(cursor, head + ", ".join([one] * len(chunk)) + tail, params)
+
+
+@functools.cache
+def _upsert_sql(vendor: str) -> tuple[str, str, str]:
+    """upsert_spans' statement: its head, its ON CONFLICT part, and one row's placeholders (made
+    once per database backend: a run's first and last batches each wait for one)."""
+    q, meta = connection.ops.quote_name, Span._meta
+    columns = [meta.get_field(name).column for name in SPAN_COLUMNS]
+    head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
+    tail = f" ON CONFLICT ({q(meta.get_field('trace').column)}, {q('span_id')}) DO UPDATE SET " + ", ".join(
+        f"{q(c)} = excluded.{q(c)}" for c in SPAN_UPDATES
+    )
+    return head, tail, "(" + ", ".join(["%s"] * len(columns)) + ")"
 
 
 def record_from_row(trace_id: str, row: dict[str, Any]) -> SpanRecord:
@@ -154,16 +161,28 @@ def refresh_counts(trace_pk: int, fields: dict[str, Any] | None = None, *, attem
     With `attempts_of_run`, the trace's attempt spans are made from that run's attempt rows
     (tracing.attempt_spans): each attempt counts as one span, an error if it failed, timed out or
     was lost, and the attempt spans stored so far are not counted again."""
-    q, meta, spans = connection.ops.quote_name, Trace._meta, Span._meta
+    meta = Trace._meta
     fields = fields or {}
-    names = list(fields)
+    params: list[Any] = [meta.get_field(name).get_db_prep_save(fields[name], connection) for name in fields]
+    if attempts_of_run is None:
+        params += [trace_pk, trace_pk, ERROR]
+    else:
+        params += [trace_pk, "runner", attempts_of_run, trace_pk, "runner", ERROR, attempts_of_run, *FAILED_ATTEMPTS]
+    with connection.cursor() as cursor:
+        statement = _counts_sql(connection.vendor, tuple(fields), attempts_of_run is not None)
+        HotSql(connection).execute(cursor, statement, [*params, trace_pk])
+
+
+@functools.cache
+def _counts_sql(vendor: str, names: tuple[str, ...], derived: bool) -> str:
+    """refresh_counts' statement, setting `names` too (made once per backend and kind: a run's
+    final batch waits for it)."""
+    q, meta, spans = connection.ops.quote_name, Trace._meta, Span._meta
     sets = "".join(f"{q(meta.get_field(name).column)} = %s, " for name in names)
     error = f"{q(spans.get_field('status').column)} = %s"
     count = f"SELECT COUNT(*) FROM {q(spans.db_table)} WHERE {q(spans.get_field('trace').column)} = %s"
-    params: list[Any] = [meta.get_field(name).get_db_prep_save(fields[name], connection) for name in names]
-    if attempts_of_run is None:
+    if not derived:
         span_count, error_count = f"({count})", f"({count} AND {error})"
-        params += [trace_pk, trace_pk, ERROR]
     else:
         own = f"NOT ({q(spans.get_field('source').column)} = %s AND {q(spans.get_field('attempt').column)} IS NOT NULL)"
         at, tr = TaskAttempt._meta, TaskRun._meta
@@ -175,11 +194,7 @@ def refresh_counts(trace_pk: int, fields: dict[str, Any] | None = None, *, attem
         failed = f"{q(at.db_table)}.{q(at.get_field('status').column)} IN ({', '.join(['%s'] * len(FAILED_ATTEMPTS))})"
         span_count = f"(({count} AND {own}) + ({attempts}))"
         error_count = f"(({count} AND {own} AND {error}) + ({attempts} AND {failed}))"
-        params += [trace_pk, "runner", attempts_of_run, trace_pk, "runner", ERROR, attempts_of_run, *FAILED_ATTEMPTS]
-    with connection.cursor() as cursor:
-        HotSql(connection).execute(
-            cursor,
-            f"UPDATE {q(meta.db_table)} SET {sets}{q(meta.get_field('span_count').column)} = {span_count}, "
-            f"{q(meta.get_field('error_count').column)} = {error_count} WHERE {q(meta.pk.column)} = %s",
-            [*params, trace_pk],
-        )
+    return (
+        f"UPDATE {q(meta.db_table)} SET {sets}{q(meta.get_field('span_count').column)} = {span_count}, "
+        f"{q(meta.get_field('error_count').column)} = {error_count} WHERE {q(meta.pk.column)} = %s"
+    )
