@@ -185,13 +185,22 @@ class RunHooks(ex.Hooks):
         self.recorder.log(node_id, attempt, stream, line)
 
     def attempt_env(self, node_id, attempt):
-        hooks = self.hooks["attempt_env"]
-        if len(hooks) == 1:  # as it is: it may come encoded (spawn.EncodedEnv)
-            return hooks[0][1](node_id, attempt)  # a failure here fails the attempt
-        env: dict[str, str] = {}
-        for _name, hook in hooks:
-            env.update(hook(node_id, attempt))
-        return env
+        """The extensions' variables, later ones winning (a failure here fails the attempt). One
+        extension's are passed on as they are, so they may come encoded (spawn.EncodedEnv): also
+        when the others have none for this attempt (secrets, for a task that names none)."""
+        found: Mapping[str, str] | None = None
+        merged: dict[str, str] | None = None
+        for _name, hook in self.hooks["attempt_env"]:
+            env = hook(node_id, attempt)
+            if not env:
+                continue
+            if found is None:
+                found = env
+            else:
+                if merged is None:
+                    merged = dict(found)
+                merged.update(env)
+        return merged if merged is not None else found if found is not None else {}
 
     def run_env(self):
         env: dict[str, str] = {}

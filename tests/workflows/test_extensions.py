@@ -148,3 +148,28 @@ def test_a_store_that_hides_a_database_error_fails_the_run_loudly(transactional_
         for reason in run.tasks.values_list("reason", flat=True)
     )
     assert not ran.exists()
+
+
+def test_one_extensions_attempt_variables_are_passed_on_as_they_are():
+    """Several extensions' variables are merged, later ones winning; when only one has any for an
+    attempt, its mapping is passed on as it is (tracing's come encoded for the start)."""
+    from types import SimpleNamespace
+
+    from workflows.engine.spawn import EncodedEnv
+    from workflows.extensions import RunHooks
+
+    encoded = EncodedEnv.of({"TRACEPARENT": "00-1-2-01", "SHARED": "first"})
+
+    class Encoded(RunExtension):
+        def attempt_env(self, node_id, attempt):
+            return encoded
+
+    class Secrets(RunExtension):
+        def attempt_env(self, node_id, attempt):
+            return {"TOKEN": "x", "SHARED": "second"} if node_id == "with-secrets" else {}
+
+    recorder = SimpleNamespace(progress_interval=None)
+    hooks = RunHooks(recorder, [Encoded(None, None, recorder), Secrets(None, None, recorder)])
+    assert hooks.attempt_env("plain", 1) is encoded
+    assert hooks.attempt_env("with-secrets", 1) == {"TRACEPARENT": "00-1-2-01", "SHARED": "second", "TOKEN": "x"}
+    assert RunHooks(recorder, [Secrets(None, None, recorder)]).attempt_env("plain", 1) == {}
