@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .changes import commit_changes
 from .models import Run, TaskAttempt, TaskRun, WorkerHeartbeat
-from .recorder import commit_changes
 
 log = logging.getLogger("runner")
 

@@ -23,11 +23,12 @@ from django.utils import timezone
 from dashboard.events import publish_events
 
 from .batchsql import HotSql
+from .changes import commit_changes, run_event
 from .engine import executor as ex
 from .engine.spec import WorkflowSpec
 from .extensions import RunExtension, RunHooks, Stop, extension_classes, refusal, save_refusal
 from .models import Run, TaskRun, Workflow, WorkflowVersion
-from .recorder import RunRecorder, commit_changes, run_event
+from .recorder import RunRecorder
 from .recovery import worker_id
 
 log = logging.getLogger("runner")

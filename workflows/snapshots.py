@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import Count
 
+from .changes import _run_event
 from .models import Run, TaskRun, task_state
-from .recorder import _run_event
 
 RUN_FIELDS = ("id", "number", "status", "trigger", "message", "created_at", "started_at", "finished_at", "last_seq")
 

@@ -25,8 +25,8 @@ from dashboard.events import RUNS_GROUP, run_group
 from dashboard.hub import LocalHub
 from tests.conftest import make_workflow, wait_until
 from workflows import runner
+from workflows.changes import commit_changes
 from workflows.models import Run, TaskRun, Workflow
-from workflows.recorder import commit_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,8 @@ from dashboard.consumers import run_list_snapshot
 from dashboard.events import RUNS_GROUP
 from tests.conftest import make_workflow, wait_until
 from workflows import runner
+from workflows.changes import commit_changes
 from workflows.models import Run
-from workflows.recorder import commit_changes
 
 from . import test_consumers
 from .test_consumers import TIMEOUT, events_from, socket
