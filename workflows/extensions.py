@@ -130,7 +130,7 @@ def warm_up() -> None:
 class RunHooks(ex.Hooks):
     """The executor's hooks: the recorder first (it stores), then every extension."""
 
-    HOOKS = ("node_state", "attempt_started", "attempt_finished", "progress", "attempt_env", "run_env")
+    HOOKS = ("attempt_started", "attempt_finished", "progress", "attempt_env", "run_env")  # node_state: below
 
     def __init__(self, recorder: RunRecorder, extensions: list[RunExtension]):
         self.recorder = recorder
@@ -142,6 +142,7 @@ class RunHooks(ex.Hooks):
                      if getattr(type(extension), method) is not getattr(RunExtension, method)]
             for method in self.HOOKS
         }  # fmt: skip
+        # node_state's, with the states each wants told (RunExtension.node_states).
         self._node_state = [
             (extension.name, extension.node_state, extension.node_states) for extension in extensions
             if type(extension).node_state is not RunExtension.node_state
