@@ -157,3 +157,18 @@ def test_attempt_spans_are_made_when_read_not_by_the_thread_that_starts_tasks(mo
     assert all(spans[f"t{i}"][0].events[0]["name"] == "process started" for i in range(6))
     spans_of(run)  # stored for good: not made again
     assert len(made) == 6
+
+
+def test_a_task_that_could_not_start_has_one_span_that_says_why():
+    """A start that failed before its process existed (a template that cannot be rendered) is
+    reported with no start: the node gets one zero-length, failed span with the reason, and a
+    node that ran gets no second one."""
+    run = run_now(
+        "name: unrendered\ntasks:\n  a: {run: 'echo data=oops >> \"$RUNNER_OUTPUT\"'}\n"
+        '  b: {run: "echo ${{ fromJSON(tasks.a.outputs.data) }}", needs: [a]}\n'
+    )
+    spans = spans_of(run)
+    (b,) = spans["b"]
+    assert (b.status, b.duration_us, b.attributes["runner.status"]) == ("error", 0, "failed")
+    assert b.status_message.startswith("cannot render ${{ }}: fromJSON() needs a JSON string")
+    assert len(spans["a"]) == 1 and spans["a"][0].status == "ok"
