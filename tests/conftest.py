@@ -106,11 +106,11 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 def make_workflow(text: str, *, base_dir: str | None = None, user: Any = None):
-    from workflows import runner
+    from workflows import saving
     from workflows.engine.spec import parse_workflow
 
     spec = parse_workflow(text)
-    return runner.save_workflow(text, fmt="yaml", spec=spec, base_dir=base_dir, user=user)
+    return saving.save_workflow(text, fmt="yaml", spec=spec, base_dir=base_dir, user=user)
 
 
 def wait_for_run(run_id: int, timeout: float = 30.0):

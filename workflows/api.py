@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 
 from dashboard.permissions import needs
 
-from . import runner
+from . import runner, saving
 from . import serializers as s
 from .engine.loader import detect_format
 from .engine.spec import WorkflowInvalid, WorkflowSpec, parse_workflow
@@ -253,12 +253,12 @@ class WorkflowViewSet(viewsets.ModelViewSet):
                         f"a workflow named '{spec.name}' already exists (id {existing}); "
                         f"PUT /api/workflows/{existing}/ to change it"
                     )
-                workflow = runner.save_workflow(
+                workflow = saving.save_workflow(
                     data["source"], fmt=fmt, spec=spec, user=request.user, base_dir=data.get("base_dir")
                 )
         except IntegrityError:
             raise Conflict(f"a workflow named '{spec.name}' was just added by someone else") from None
-        except runner.SaveRefused as exc:
+        except saving.SaveRefused as exc:
             raise PermissionDenied(str(exc)) from None
         response = self.detail_response(workflow, status.HTTP_201_CREATED)
         response["Location"] = reverse("api:workflow-detail", args=[workflow.pk])
@@ -281,12 +281,12 @@ class WorkflowViewSet(viewsets.ModelViewSet):
                 clash = others.values_list("pk", flat=True).first()
                 if clash is not None:
                     raise Conflict(f"another workflow (id {clash}) is already named '{spec.name}'")
-                runner.update_workflow(
+                saving.update_workflow(
                     locked, source, fmt=fmt, spec=spec, user=request.user, base_dir=data.get("base_dir")
                 )
         except IntegrityError:
             raise Conflict("the workflow was changed by someone else at the same time; try again") from None
-        except runner.SaveRefused as exc:
+        except saving.SaveRefused as exc:
             raise PermissionDenied(str(exc)) from None
         return self.detail_response(locked)
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_POST
 
-from . import runner
+from . import runner, saving
 from .engine.dag import build_plan
 from .extensions import extension_classes, graph_nodes
 from .forms import TriggerForm, WorkflowForm
@@ -69,14 +69,14 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
     form = WorkflowForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            workflow = runner.save_workflow(
+            workflow = saving.save_workflow(
                 form.cleaned_data["source"],
                 fmt=form.format,
                 spec=form.spec,
                 user=request.user,
                 base_dir=form.cleaned_data["base_dir"] or None,
             )
-        except runner.SaveRefused as exc:
+        except saving.SaveRefused as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Workflow '{workflow.name}' saved.")
@@ -91,7 +91,7 @@ def workflow_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = WorkflowForm(request.POST or None, request.FILES or None, instance=workflow, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:  # refused before anything changes
-            runner.update_workflow(
+            saving.update_workflow(
                 workflow,
                 form.cleaned_data["source"],
                 fmt=form.format,
@@ -99,7 +99,7 @@ def workflow_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user,
                 base_dir=form.cleaned_data["base_dir"],
             )
-        except runner.SaveRefused as exc:
+        except saving.SaveRefused as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Workflow '{workflow.name}' saved as version {workflow.version}.")

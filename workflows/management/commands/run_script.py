@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows import cli, runner
+from workflows import cli, runner, saving
 from workflows.engine.spec import WorkflowInvalid, parse_workflow
 from workflows.management.commands.run_workflow import run_and_follow
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
             spec = parse_workflow(source, "script.yaml")
         except WorkflowInvalid as exc:
             raise CommandError(str(exc.errors[0])) from None
-        workflow = runner.save_workflow(source, fmt="yaml", spec=spec, base_dir=os.getcwd())
+        workflow = saving.save_workflow(source, fmt="yaml", spec=spec, base_dir=os.getcwd())
         run = runner.create_run(workflow, trigger="cli", enqueue=False)
         final = run_and_follow(self, run, wait=True)
         self._report(final)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows import cli, extensions, recovery, runner
+from workflows import cli, extensions, recovery, runner, saving
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             runner.resolve_params(spec, params)  # before saving: a mistyped --param stores nothing
         except runner.ParamError as exc:
             raise CommandError(str(exc)) from None
-        workflow = runner.save_workflow(source, fmt=fmt, spec=spec, base_dir=str(Path(file).resolve().parent))
+        workflow = saving.save_workflow(source, fmt=fmt, spec=spec, base_dir=str(Path(file).resolve().parent))
         run = runner.create_run(workflow, params=params, trigger="cli", enqueue=False)
         final = run_and_follow(self, run, wait)
         if final is not None and final.status != "success":
