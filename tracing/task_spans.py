@@ -32,11 +32,12 @@ def _node_base(trace_id: str, node_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{trace_id}/{node_id}".encode(), digest_size=8).digest(), "big")
 
 
-_SPAN_MASK = 0xFFFF_FFFF_FFFF_FFFF
+def _span_value(base: int, attempt: int) -> int:
+    return (base + attempt) & 0xFFFF_FFFF_FFFF_FFFF or 1  # all zeros is no span id
 
 
 def _span_hex(base: int, attempt: int) -> str:
-    return f"{(base + attempt) & _SPAN_MASK or 1:016x}"  # all zeros is no span id
+    return f"{_span_value(base, attempt):016x}"
 
 
 def attempt_span_id(trace_id: str, node_id: str, attempt: int) -> str:
@@ -206,7 +207,7 @@ class AttemptEnvironments:
         name, baggage, service = self._nodes.get(node_id) or _plan_node(self.plan, self._nodes, node_id)
         digest = self._hash.copy()
         digest.update(name)
-        span = (int.from_bytes(digest.digest(), "big") + attempt) & _SPAN_MASK or 1  # attempt_span_id's
+        span = _span_value(int.from_bytes(digest.digest(), "big"), attempt)  # attempt_span_id's
         traceparent, baggage = self._traceparent % span, b"%s%s%d" % (self._baggage, baggage, attempt)
         if service is None:
             return EncodedEnv(self._names, [*self._entries, traceparent, baggage])
